@@ -1,0 +1,3 @@
+module github.com/hoistbot/hoist
+
+go 1.26.8

@@ -1,0 +1,118 @@
+// Package config reads Hoist's configuration once, from a YAML file and
+// HOIST_* environment variables, and validates it whole.
+package config
+
+import "time"
+
+// Config is Hoist's whole configuration. Key names are a stable interface:
+// users and tests depend on them.
+type Config struct {
+	Server       Server                 `mapstructure:"server"`
+	Slack        Slack                  `mapstructure:"slack"`
+	RBAC         RBAC                   `mapstructure:"rbac"`
+	Approvals    Approvals              `mapstructure:"approvals"`
+	Store        Store                  `mapstructure:"store"`
+	Jenkins      Jenkins                `mapstructure:"jenkins"`
+	GitHub       GitHub                 `mapstructure:"github"`
+	Clusters     map[string]Cluster     `mapstructure:"clusters"`
+	Environments map[string]Environment `mapstructure:"environments"`
+	Apps         map[string]App         `mapstructure:"apps"`
+}
+
+// Server is Hoist's own HTTP listener.
+type Server struct {
+	Listen    string `mapstructure:"listen"`
+	PublicURL string `mapstructure:"public_url"`
+}
+
+// Slack says how Hoist talks to Slack.
+type Slack struct {
+	Mode            string   `mapstructure:"mode"` // "http" or "socket"
+	BotToken        Secret   `mapstructure:"bot_token"`
+	AppToken        Secret   `mapstructure:"app_token"`
+	SigningSecret   Secret   `mapstructure:"signing_secret"`
+	APIURL          string   `mapstructure:"api_url"`
+	TeamID          string   `mapstructure:"team_id"`
+	AllowedChannels []string `mapstructure:"allowed_channels"`
+	NotifyChannel   string   `mapstructure:"notify_channel"`
+}
+
+// RBAC says who is an admin and how approvals are counted.
+type RBAC struct {
+	Admins            []string `mapstructure:"admins"`
+	AdminGroups       []string `mapstructure:"admin_groups"`
+	AllowSelfApproval bool     `mapstructure:"allow_self_approval"`
+	RequiredApprovals int      `mapstructure:"required_approvals"`
+}
+
+// Approvals configures the approval flow.
+type Approvals struct {
+	Timeout time.Duration `mapstructure:"timeout"`
+}
+
+// Store selects the database.
+type Store struct {
+	Driver string `mapstructure:"driver"` // "sqlite" or "postgres"
+	DSN    Secret `mapstructure:"dsn"`
+}
+
+// Jenkins locates the CI server.
+type Jenkins struct {
+	URL   string `mapstructure:"url"`
+	User  string `mapstructure:"user"`
+	Token Secret `mapstructure:"token"`
+}
+
+// GitHub locates the SCM API.
+type GitHub struct {
+	BaseURL string `mapstructure:"base_url"`
+	Token   Secret `mapstructure:"token"`
+}
+
+// Cluster is one Kubernetes cluster; an empty Kubeconfig means in-cluster.
+type Cluster struct {
+	Kubeconfig string `mapstructure:"kubeconfig"`
+	Context    string `mapstructure:"context"`
+}
+
+// Environment is a deploy target that branches map to.
+type Environment struct {
+	Branch           string        `mapstructure:"branch"` // exact name or glob; "*" = every other branch
+	Cluster          string        `mapstructure:"cluster"`
+	Namespace        string        `mapstructure:"namespace"`   // template: {app} {env} {branch}
+	JenkinsJob       string        `mapstructure:"jenkins_job"` // template: {app} {env} {branch}
+	Protected        bool          `mapstructure:"protected"`
+	Ephemeral        bool          `mapstructure:"ephemeral"`
+	TTL              time.Duration `mapstructure:"ttl"`
+	PromotesTo       string        `mapstructure:"promotes_to"`
+	ApprovalsChannel string        `mapstructure:"approvals_channel"`
+}
+
+// App is one deployable application.
+type App struct {
+	Repo       string `mapstructure:"repo"` // "owner/name"
+	Deployment string `mapstructure:"deployment"`
+	Channel    string `mapstructure:"channel"`
+}
+
+// Secret is a configuration value that must never be printed. Its String
+// and formatting methods hide it; Reveal returns it for the one place that
+// needs it.
+type Secret string
+
+// Reveal returns the secret's value.
+func (s Secret) Reveal() string { return string(s) }
+
+// String hides the value.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "<secret>"
+}
+
+// GoString hides the value from %#v.
+func (s Secret) GoString() string { return s.String() }
+
+// MarshalText hides the value from encoders (JSON, YAML, slog).
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }

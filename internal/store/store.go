@@ -1,0 +1,92 @@
+// Package store persists releases, approval votes, locks, ephemeral
+// environments and the audit log, behind one interface with two drivers:
+// SQLite (the embedded default) and PostgreSQL (for several replicas).
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/hoistbot/hoist/internal/release"
+)
+
+// Errors callers check with errors.Is.
+var (
+	// ErrNotFound: the release, lock or environment does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: a compare-and-set lost (the release was not in the expected state).
+	ErrConflict = errors.New("conflict")
+	// ErrLocked: the environment is already locked by someone else.
+	ErrLocked = errors.New("locked")
+)
+
+// ReleaseFilter selects releases; zero fields match everything.
+type ReleaseFilter struct {
+	App    string
+	Env    string
+	States []release.State
+	Limit  int // 0 = no limit; newest first
+}
+
+// EventFilter selects audit events; zero fields match everything.
+type EventFilter struct {
+	ReleaseID release.ID
+	Env       string
+	Limit     int // 0 = no limit; oldest first
+}
+
+// Environment is an ephemeral environment Hoist created for a branch.
+type Environment struct {
+	App         string
+	Branch      string
+	Env         string // the configured environment it belongs to
+	Namespace   string
+	Owner       string
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+	LastRelease release.ID
+}
+
+// Store is everything Hoist keeps. Every mutating method records its audit
+// event in the same transaction as the change it makes.
+type Store interface {
+	// CreateRelease inserts r in state requested, assigns its ID and audits
+	// the request as actor r.RequestedBy.
+	CreateRelease(ctx context.Context, r release.Release) (release.Release, error)
+	GetRelease(ctx context.Context, id release.ID) (release.Release, error)
+	ListReleases(ctx context.Context, f ReleaseFilter) ([]release.Release, error)
+	// Transition moves a release from t.From to t.To if and only if it is in
+	// t.From; otherwise it returns ErrConflict and changes nothing. t.Reason
+	// becomes the release's StateReason.
+	Transition(ctx context.Context, t release.Transition) (release.Release, error)
+	// SetMessage records where the release's card is.
+	SetMessage(ctx context.Context, id release.ID, channel, ts string) error
+	// SetCommit records the full commit SHA the release's ref resolved to.
+	SetCommit(ctx context.Context, id release.ID, commit, actor string) error
+
+	// AddVote records a vote; a second vote by the same voter on the same
+	// release changes nothing and returns added=false.
+	AddVote(ctx context.Context, v release.Vote) (added bool, err error)
+	Votes(ctx context.Context, id release.ID) ([]release.Vote, error)
+
+	// Lock takes the environment's lock; ErrLocked (with the holder
+	// returned) when someone holds it already.
+	Lock(ctx context.Context, l release.Lock) (release.Lock, error)
+	// Unlock releases the environment's lock, returning what it was; ErrNotFound when unlocked.
+	Unlock(ctx context.Context, env, actor string) (release.Lock, error)
+	GetLock(ctx context.Context, env string) (release.Lock, error)
+	ListLocks(ctx context.Context) ([]release.Lock, error)
+
+	PutEnvironment(ctx context.Context, e Environment, actor string) error
+	GetEnvironment(ctx context.Context, app, branch string) (Environment, error)
+	ListEnvironments(ctx context.Context, app string) ([]Environment, error)
+	DeleteEnvironment(ctx context.Context, app, branch, actor string) error
+
+	// Audit appends an event that goes with no other change (a refusal, say).
+	Audit(ctx context.Context, e release.Event) error
+	Events(ctx context.Context, f EventFilter) ([]release.Event, error)
+
+	Ping(ctx context.Context) error
+	Close() error
+}
