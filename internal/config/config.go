@@ -2,7 +2,12 @@
 // HOIST_* environment variables, and validates it whole.
 package config
 
-import "time"
+import (
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+)
 
 // Config is Hoist's whole configuration. Key names are a stable interface:
 // users and tests depend on them.
@@ -17,6 +22,10 @@ type Config struct {
 	Clusters     map[string]Cluster     `mapstructure:"clusters"`
 	Environments map[string]Environment `mapstructure:"environments"`
 	Apps         map[string]App         `mapstructure:"apps"`
+
+	// problems found while loading (unknown keys, values of the wrong
+	// type); Validate reports them with its own.
+	problems []Problem
 }
 
 // Server is Hoist's own HTTP listener.
@@ -116,3 +125,15 @@ func (s Secret) GoString() string { return s.String() }
 
 // MarshalText hides the value from encoders (JSON, YAML, slog).
 func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// Format hides the value from every fmt verb, including %d and %x.
+func (s Secret) Format(f fmt.State, verb rune) {
+	out := s.String()
+	if verb == 'q' {
+		out = strconv.Quote(out)
+	}
+	_, _ = f.Write([]byte(out))
+}
+
+// LogValue hides the value from log/slog handlers.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }

@@ -43,3 +43,34 @@ type Chat interface {
 	// request's response URL.
 	Respond(ctx context.Context, responseURL, text string) error
 }
+
+// SCM is the port to the source host (GitHub).
+type SCM interface {
+	// ResolveCommit returns the full commit SHA that ref names in repo.
+	ResolveCommit(ctx context.Context, repo, ref string) (string, error)
+}
+
+// BuildResult is how a pipeline run ended.
+type BuildResult struct {
+	OK      bool
+	Summary string // e.g. "FAILURE" or "build #12 succeeded"
+	URL     string // link to the build, when there is one
+}
+
+// CI is the port to the build server (Jenkins).
+type CI interface {
+	// Build runs the environment's pipeline for r and returns when it ends.
+	// It must be resumable: called again for the same release after a
+	// restart, it follows the build it started before instead of starting
+	// another.
+	Build(ctx context.Context, r Release) (BuildResult, error)
+}
+
+// Cluster is the port to the Kubernetes clusters.
+type Cluster interface {
+	// Rollout follows the rollout of r's app in r's environment until it
+	// has succeeded (nil) or failed (an error saying why).
+	Rollout(ctx context.Context, r Release) error
+	// Teardown deletes the ephemeral environment r names.
+	Teardown(ctx context.Context, r Release) error
+}

@@ -175,3 +175,22 @@ type Transition struct {
 
 // ActorHoist is the audit actor for what Hoist does by itself.
 const ActorHoist = "hoist"
+
+// Tally counts the distinct voters who approved, and returns the first
+// denial, if any.
+func Tally(votes []Vote) (approvals int, denial *Vote) {
+	seen := map[string]bool{}
+	for i, v := range votes {
+		if !v.Approve {
+			if denial == nil {
+				denial = &votes[i]
+			}
+			continue
+		}
+		if !seen[v.Voter] {
+			seen[v.Voter] = true
+			approvals++
+		}
+	}
+	return approvals, denial
+}

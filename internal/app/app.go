@@ -1,0 +1,105 @@
+// Package app assembles Hoist from its configuration and runs it: the HTTP
+// front door, the release workers, and their orderly shutdown.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/slack-go/slack"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/hoistbot/hoist/bot"
+	"github.com/hoistbot/hoist/internal/config"
+	"github.com/hoistbot/hoist/internal/policy"
+	"github.com/hoistbot/hoist/internal/release"
+	"github.com/hoistbot/hoist/internal/store"
+)
+
+// ShutdownGrace is how long Hoist takes to finish in-flight work after
+// it is asked to stop.
+const ShutdownGrace = 10 * time.Second
+
+// Options are what Run needs beyond the configuration.
+type Options struct {
+	Logger *slog.Logger
+	// Ports replaces the outside systems a release goes through; nil
+	// fields are built from the configuration (Chat from slack.*).
+	Ports release.Ports
+	// Listener, when set, is used instead of listening on server.listen.
+	Listener net.Listener
+	// Ready, when set, is called with the HTTP address once Hoist serves.
+	Ready func(addr string)
+	// WorkerInterval overrides how often workers sweep unfinished releases.
+	WorkerInterval time.Duration
+}
+
+// Run serves Hoist until ctx ends, then drains and stops within
+// ShutdownGrace.
+func Run(ctx context.Context, cfg *config.Config, opts Options) error {
+	logger := opts.Logger
+	if cfg.Slack.Mode != "http" {
+		return fmt.Errorf("slack.mode %q: this version of Hoist serves Slack over HTTP only; set slack.mode to http", cfg.Slack.Mode)
+	}
+	st, err := store.Open(ctx, cfg.Store.Driver, cfg.Store.DSN.Reveal(), logger)
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	defer st.Close()
+
+	ports := opts.Ports
+	if ports.Chat == nil {
+		api := slack.New(cfg.Slack.BotToken.Reveal(), slack.OptionAPIURL(cfg.Slack.APIURL))
+		ports.Chat = bot.NewNotifier(api, logger)
+	}
+	pol := policy.New(cfg, nil)
+	worker := release.NewWorker(cfg, pol, st, ports, release.WorkerOptions{Interval: opts.WorkerInterval}, logger)
+	service := release.NewService(cfg, pol, st, worker, logger)
+	front := bot.NewServer(cfg.Slack, service, ports.Chat, st.Ping, logger)
+
+	ln := opts.Listener
+	if ln == nil {
+		if ln, err = net.Listen("tcp", cfg.Server.Listen); err != nil {
+			return fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err)
+		}
+	}
+	srv := &http.Server{
+		Handler:           front.Handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      10 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		logger.Info("hoist serving", "addr", ln.Addr().String(), "store", cfg.Store.Driver, "slack_mode", cfg.Slack.Mode)
+		if opts.Ready != nil {
+			opts.Ready(ln.Addr().String())
+		}
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serve http: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error { return worker.Run(gctx) })
+	g.Go(func() error {
+		<-gctx.Done()
+		logger.Info("hoist stopping")
+		sctx, cancel := context.WithTimeout(context.Background(), ShutdownGrace)
+		defer cancel()
+		err := srv.Shutdown(sctx)
+		front.Drain(sctx)
+		if err != nil {
+			return fmt.Errorf("shut down http: %w", err)
+		}
+		return nil
+	})
+	return g.Wait()
+}

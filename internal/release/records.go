@@ -1,0 +1,43 @@
+package release
+
+import (
+	"errors"
+	"time"
+)
+
+// Errors the store returns, checked with errors.Is.
+var (
+	// ErrNotFound: the release, lock or environment does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: a compare-and-set lost (the release was not in the expected state).
+	ErrConflict = errors.New("conflict")
+	// ErrLocked: the environment is already locked by someone else.
+	ErrLocked = errors.New("locked")
+)
+
+// ReleaseFilter selects releases; zero fields match everything.
+type ReleaseFilter struct {
+	App    string
+	Env    string
+	States []State
+	Limit  int // 0 = no limit; newest first
+}
+
+// EventFilter selects audit events; zero fields match everything.
+type EventFilter struct {
+	ReleaseID ID
+	Env       string
+	Limit     int // 0 = no limit; the newest Limit events, oldest first
+}
+
+// Environment is an ephemeral environment Hoist created for a branch.
+type Environment struct {
+	App         string
+	Branch      string
+	Env         string // the configured environment it belongs to
+	Namespace   string
+	Owner       string
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+	LastRelease ID
+}

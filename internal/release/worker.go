@@ -1,0 +1,399 @@
+package release
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/hoistbot/hoist/internal/config"
+	"github.com/hoistbot/hoist/internal/policy"
+)
+
+// Ports are the outside systems a Worker drives releases through. Chat is
+// required; a nil CI, SCM or Cluster means that stage is not available,
+// and releases say so when they reach it.
+type Ports struct {
+	Chat    Chat
+	CI      CI
+	SCM     SCM
+	Cluster Cluster
+}
+
+// WorkerOptions tune a Worker.
+type WorkerOptions struct {
+	// Concurrency bounds how many releases are driven at once.
+	Concurrency int
+	// Interval is how often every unfinished release is looked at again
+	// (approval expiry, retries after errors, work another replica left).
+	Interval time.Duration
+}
+
+// Worker takes releases from the store and drives each through its stages:
+// card, commit, approval, build, rollout. Every unfinished release is
+// resumed at start, so a restart loses nothing.
+type Worker struct {
+	store         Store
+	ports         Ports
+	policy        *policy.Policy
+	apps          map[string]config.App
+	envs          map[string]config.Environment
+	notifyChannel string
+	interval      time.Duration
+	sem           chan struct{}
+	wake          chan ID
+	now           func() time.Time
+	logger        *slog.Logger
+
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	running map[ID]*drive
+	shown   map[ID]string // what each card last showed, to skip needless updates
+}
+
+type drive struct {
+	cancel context.CancelFunc
+	again  bool
+}
+
+// NewWorker builds a worker.
+func NewWorker(cfg *config.Config, pol *policy.Policy, store Store, ports Ports, opts WorkerOptions, logger *slog.Logger) *Worker {
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 8
+	}
+	if opts.Interval <= 0 {
+		opts.Interval = 5 * time.Second
+	}
+	return &Worker{
+		store:         store,
+		ports:         ports,
+		policy:        pol,
+		apps:          cfg.Apps,
+		envs:          cfg.Environments,
+		notifyChannel: cfg.Slack.NotifyChannel,
+		interval:      opts.Interval,
+		sem:           make(chan struct{}, opts.Concurrency),
+		wake:          make(chan ID, 1024),
+		now:           time.Now,
+		logger:        logger,
+		running:       map[ID]*drive{},
+		shown:         map[ID]string{},
+	}
+}
+
+// SetClock replaces the clock, for tests.
+func (w *Worker) SetClock(now func() time.Time) { w.now = now }
+
+// Wake asks the worker to look at a release now. It never blocks: when the
+// queue is full, the next sweep picks the release up.
+func (w *Worker) Wake(id ID) {
+	select {
+	case w.wake <- id:
+	default:
+	}
+}
+
+// Run drives releases until ctx ends, then waits for the drives in flight.
+func (w *Worker) Run(ctx context.Context) error {
+	ticker := time.NewTicker(w.interval)
+	defer ticker.Stop()
+	defer w.wg.Wait()
+	w.sweep(ctx)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case id := <-w.wake:
+			w.start(ctx, id)
+		case <-ticker.C:
+			w.sweep(ctx)
+		}
+	}
+}
+
+func (w *Worker) sweep(ctx context.Context) {
+	active, err := w.store.ListReleases(ctx, ReleaseFilter{States: ActiveStates()})
+	if err != nil {
+		w.logger.ErrorContext(ctx, "list unfinished releases", "err", err)
+		return
+	}
+	for i := len(active) - 1; i >= 0; i-- {
+		w.start(ctx, active[i].ID)
+	}
+}
+
+// start drives a release in its own goroutine, unless it is being driven
+// already: then that drive runs once more when it is done, and stops what
+// it is doing when the release has meanwhile ended (cancelled, say).
+func (w *Worker) start(ctx context.Context, id ID) {
+	w.mu.Lock()
+	if d, ok := w.running[id]; ok {
+		d.again = true
+		cancel := d.cancel
+		w.mu.Unlock()
+		if r, err := w.store.GetRelease(ctx, id); err == nil && r.State.Terminal() && cancel != nil {
+			cancel()
+		}
+		return
+	}
+	d := &drive{}
+	w.running[id] = d
+	w.mu.Unlock()
+
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		select {
+		case w.sem <- struct{}{}:
+		case <-ctx.Done():
+			w.finish(id)
+			return
+		}
+		defer func() { <-w.sem }()
+		for {
+			dctx, cancel := context.WithCancel(ctx)
+			w.mu.Lock()
+			d.cancel, d.again = cancel, false
+			w.mu.Unlock()
+			w.drive(dctx, id)
+			cancel()
+			w.mu.Lock()
+			again := d.again && ctx.Err() == nil
+			if !again {
+				delete(w.running, id)
+			}
+			w.mu.Unlock()
+			if !again {
+				return
+			}
+		}
+	}()
+}
+
+func (w *Worker) finish(id ID) {
+	w.mu.Lock()
+	delete(w.running, id)
+	w.mu.Unlock()
+}
+
+// drive moves a release on as far as it can go now.
+func (w *Worker) drive(ctx context.Context, id ID) {
+	log := w.logger.With("release", id)
+	r, err := w.store.GetRelease(ctx, id)
+	if err != nil {
+		log.ErrorContext(ctx, "load release", "err", err)
+		return
+	}
+	for {
+		if err := w.syncCard(ctx, &r); err != nil {
+			if ctx.Err() == nil {
+				log.ErrorContext(ctx, "show release", "err", err)
+			}
+			return
+		}
+		if r.State.Terminal() {
+			w.forget(id)
+			return
+		}
+		next, err := w.advance(ctx, r)
+		if errors.Is(err, ErrConflict) {
+			next, err = w.store.GetRelease(ctx, id)
+		}
+		if err != nil {
+			if ctx.Err() == nil {
+				log.ErrorContext(ctx, "advance release", "state", r.State, "err", err)
+			}
+			return
+		}
+		if next.State == r.State {
+			return
+		}
+		log.InfoContext(ctx, "release moved", "from", r.State, "to", next.State)
+		r = next
+	}
+}
+
+// advance runs the stage of r's current state and returns the release as
+// it is afterwards (unchanged while it waits).
+func (w *Worker) advance(ctx context.Context, r Release) (Release, error) {
+	switch r.State {
+	case Requested:
+		return w.prepare(ctx, r)
+	case AwaitingApproval:
+		if w.now().Before(r.ApprovalDeadline) {
+			return r, nil
+		}
+		return w.move(ctx, r, Expired, "no decision before "+slackDate(r.ApprovalDeadline))
+	case Approved:
+		if r.Kind == KindEnvDown {
+			return w.teardown(ctx, r)
+		}
+		if w.ports.CI == nil {
+			return w.move(ctx, r, Failed, "no build server is connected to Hoist yet, so nothing was built or deployed")
+		}
+		return w.move(ctx, r, Building, "")
+	case Building:
+		return w.build(ctx, r)
+	case RollingOut:
+		if err := w.ports.Cluster.Rollout(ctx, r); err != nil {
+			if ctx.Err() != nil {
+				return r, ctx.Err()
+			}
+			return w.move(ctx, r, Failed, "rollout: "+err.Error())
+		}
+		return w.move(ctx, r, Succeeded, "")
+	}
+	return r, fmt.Errorf("advance from %s: unknown state", r.State)
+}
+
+// prepare resolves the release's commit and sends it to approval, or
+// straight on when its environment needs none.
+func (w *Worker) prepare(ctx context.Context, r Release) (Release, error) {
+	if r.Commit == "" && w.ports.SCM != nil && r.Kind != KindEnvDown {
+		sha, err := w.ports.SCM.ResolveCommit(ctx, w.apps[r.App].Repo, r.Ref)
+		if err != nil {
+			if ctx.Err() != nil {
+				return r, ctx.Err()
+			}
+			return w.move(ctx, r, Failed, fmt.Sprintf("resolve `%s`: %v", r.Ref, err))
+		}
+		if err := w.store.SetCommit(ctx, r.ID, sha, ActorHoist); err != nil {
+			return r, fmt.Errorf("record commit: %w", err)
+		}
+		r.Commit = sha
+	}
+	if !r.ApprovalDeadline.IsZero() {
+		return w.move(ctx, r, AwaitingApproval, "")
+	}
+	return w.move(ctx, r, Approved, "")
+}
+
+func (w *Worker) build(ctx context.Context, r Release) (Release, error) {
+	res, err := w.ports.CI.Build(ctx, r)
+	if ctx.Err() != nil {
+		return r, ctx.Err()
+	}
+	if err != nil {
+		return w.move(ctx, r, Failed, "build: "+err.Error())
+	}
+	if !res.OK {
+		return w.move(ctx, r, Failed, "build: "+res.Summary)
+	}
+	cluster := w.envs[r.Env].Cluster
+	switch {
+	case cluster == "":
+		return w.move(ctx, r, Succeeded, res.Summary)
+	case w.ports.Cluster == nil:
+		return w.move(ctx, r, Succeeded, res.Summary+"; rollout not watched: Hoist has no connection to cluster "+cluster)
+	}
+	return w.move(ctx, r, RollingOut, res.Summary)
+}
+
+func (w *Worker) teardown(ctx context.Context, r Release) (Release, error) {
+	if w.envs[r.Env].Cluster != "" && w.ports.Cluster != nil {
+		if err := w.ports.Cluster.Teardown(ctx, r); err != nil {
+			if ctx.Err() != nil {
+				return r, ctx.Err()
+			}
+			return w.move(ctx, r, Failed, "teardown: "+err.Error())
+		}
+	}
+	if err := w.store.DeleteEnvironment(ctx, r.App, r.Ref, ActorHoist); err != nil && !errors.Is(err, ErrNotFound) {
+		return r, fmt.Errorf("forget environment: %w", err)
+	}
+	return w.move(ctx, r, Succeeded, "")
+}
+
+func (w *Worker) move(ctx context.Context, r Release, to State, reason string) (Release, error) {
+	return w.store.Transition(ctx, Transition{ID: r.ID, From: r.State, To: to, Actor: ActorHoist, Reason: reason})
+}
+
+// syncCard posts the release's card the first time, updates it when what
+// it shows has changed, and announces start and outcome in the app's
+// channel.
+func (w *Worker) syncCard(ctx context.Context, r *Release) error {
+	votes, err := w.store.Votes(ctx, r.ID)
+	if err != nil {
+		return fmt.Errorf("load votes: %w", err)
+	}
+	card := Card{Release: *r, Votes: votes, RequiredApprovals: w.policy.RequiredApprovals()}
+	key := fmt.Sprintf("%s|%d|%s|%s", r.State, len(votes), r.StateReason, r.Commit)
+	w.mu.Lock()
+	before, seen := w.shown[r.ID]
+	w.mu.Unlock()
+
+	if r.MessageTS == "" && r.State.Terminal() {
+		return nil // it ended before it could be shown; the requester was told why
+	}
+	if r.MessageTS == "" {
+		ref, err := w.ports.Chat.PostCard(ctx, r.Channel, card)
+		if errors.Is(err, ErrCannotPost) {
+			return w.failUnposted(ctx, r, err)
+		}
+		if err != nil {
+			return fmt.Errorf("post card: %w", err)
+		}
+		if err := w.store.SetMessage(ctx, r.ID, ref.Channel, ref.TS); err != nil {
+			return fmt.Errorf("record card: %w", err)
+		}
+		r.MessageChannel, r.MessageTS = ref.Channel, ref.TS
+		w.announce(ctx, *r, "started: "+Describe(*r))
+	} else if !seen || before != key {
+		if err := w.ports.Chat.UpdateCard(ctx, MessageRef{Channel: r.MessageChannel, TS: r.MessageTS}, card); err != nil {
+			return fmt.Errorf("update card: %w", err)
+		}
+		if r.State.Terminal() && seen {
+			w.announce(ctx, *r, outcome(*r))
+		}
+	}
+	w.mu.Lock()
+	w.shown[r.ID] = key
+	w.mu.Unlock()
+	return nil
+}
+
+// failUnposted ends a release whose card cannot be posted, telling the
+// requester why and what to do.
+func (w *Worker) failUnposted(ctx context.Context, r *Release, cause error) error {
+	if r.ResponseURL != "" {
+		if err := w.ports.Chat.Respond(ctx, r.ResponseURL, fmt.Sprintf("Release #%d stopped: %v", r.ID, cause)); err != nil {
+			w.logger.WarnContext(ctx, "reply to requester", "release", r.ID, "err", err)
+		}
+	}
+	next, err := w.move(ctx, *r, Failed, cause.Error())
+	if err != nil {
+		return fmt.Errorf("fail release: %w", err)
+	}
+	*r = next
+	return nil
+}
+
+func (w *Worker) announce(ctx context.Context, r Release, text string) {
+	channel := w.apps[r.App].Channel
+	if channel == "" {
+		channel = w.notifyChannel
+	}
+	if channel == "" || channel == r.Channel {
+		return
+	}
+	msg := fmt.Sprintf("Release #%d %s (requested by <@%s>)", r.ID, text, r.RequestedBy)
+	if err := w.ports.Chat.Announce(ctx, channel, msg, MessageRef{Channel: r.MessageChannel, TS: r.MessageTS}); err != nil {
+		w.logger.WarnContext(ctx, "announce release", "release", r.ID, "channel", channel, "err", err)
+	}
+}
+
+func outcome(r Release) string {
+	text := StateText(r.State) + ": " + Describe(r)
+	if r.StateReason != "" {
+		text += " — " + r.StateReason
+	}
+	return text
+}
+
+func (w *Worker) forget(id ID) {
+	w.mu.Lock()
+	delete(w.shown, id)
+	w.mu.Unlock()
+}
