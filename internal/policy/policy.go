@@ -233,7 +233,7 @@ func (p *Policy) Approvers() string {
 		who = append(who, "<@"+u+">")
 	}
 	for _, g := range p.rbac.AdminGroups {
-		who = append(who, "<!subteam^"+g+">")
+		who = append(who, "members of user group `"+g+"`")
 	}
 	if len(who) == 0 {
 		return "no one (configure `rbac.admins` or `rbac.admin_groups`)"

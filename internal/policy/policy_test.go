@@ -138,7 +138,7 @@ func TestCheckVote(t *testing.T) {
 	}{
 		{name: "admin", user: "UADMIN2"},
 		{name: "group member", user: "UOPS", groups: groups{"SOPS": {"UOPS"}}},
-		{name: "developer", user: "UDEV", refusal: "Only admins can approve or deny releases to *production*: <@UADMIN>, <@UADMIN2>, <!subteam^SOPS>"},
+		{name: "developer", user: "UDEV", refusal: "Only admins can approve or deny releases to *production*: <@UADMIN>, <@UADMIN2>, members of user group `SOPS`"},
 		{name: "developer without directory", user: "UOPS", refusal: "Only admins"},
 		{name: "self approval", user: "UADMIN", refusal: "another admin must approve it"},
 		{name: "self approval allowed", user: "UADMIN", self: true},

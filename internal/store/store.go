@@ -5,48 +5,29 @@ package store
 
 import (
 	"context"
-	"errors"
-	"time"
 
 	"github.com/hoistbot/hoist/internal/release"
 )
 
-// Errors callers check with errors.Is.
+// Errors callers check with errors.Is; they are the domain's own, so that
+// the release core can check them without importing this package.
 var (
 	// ErrNotFound: the release, lock or environment does not exist.
-	ErrNotFound = errors.New("not found")
+	ErrNotFound = release.ErrNotFound
 	// ErrConflict: a compare-and-set lost (the release was not in the expected state).
-	ErrConflict = errors.New("conflict")
+	ErrConflict = release.ErrConflict
 	// ErrLocked: the environment is already locked by someone else.
-	ErrLocked = errors.New("locked")
+	ErrLocked = release.ErrLocked
 )
 
-// ReleaseFilter selects releases; zero fields match everything.
-type ReleaseFilter struct {
-	App    string
-	Env    string
-	States []release.State
-	Limit  int // 0 = no limit; newest first
-}
+// ReleaseFilter selects releases; see release.ReleaseFilter.
+type ReleaseFilter = release.ReleaseFilter
 
-// EventFilter selects audit events; zero fields match everything.
-type EventFilter struct {
-	ReleaseID release.ID
-	Env       string
-	Limit     int // 0 = no limit; oldest first
-}
+// EventFilter selects audit events; see release.EventFilter.
+type EventFilter = release.EventFilter
 
-// Environment is an ephemeral environment Hoist created for a branch.
-type Environment struct {
-	App         string
-	Branch      string
-	Env         string // the configured environment it belongs to
-	Namespace   string
-	Owner       string
-	CreatedAt   time.Time
-	ExpiresAt   time.Time
-	LastRelease release.ID
-}
+// Environment is an ephemeral environment; see release.Environment.
+type Environment = release.Environment
 
 // Store is everything Hoist keeps. Every mutating method records its audit
 // event in the same transaction as the change it makes.

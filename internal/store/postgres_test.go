@@ -1,0 +1,171 @@
+package store_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hoistbot/hoist/internal/release"
+	"github.com/hoistbot/hoist/internal/store"
+	"github.com/hoistbot/hoist/internal/store/storetest"
+	"github.com/jackc/pgx/v5"
+)
+
+const postgresSkip = "set HOIST_TEST_POSTGRES_DSN, e.g. postgres://postgres:postgres@127.0.0.1:5432/hoist_test?sslmode=disable (start one with: pg_ctlcluster 15 main start, or apt-get install -y postgresql)"
+
+// postgresDSN returns a DSN for a fresh schema of the test database, which
+// is dropped when tb ends, or skips tb when no test database is configured.
+func postgresDSN(tb testing.TB) string {
+	tb.Helper()
+	base := os.Getenv("HOIST_TEST_POSTGRES_DSN")
+	if base == "" {
+		tb.Skip(postgresSkip)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		tb.Fatalf("connect to HOIST_TEST_POSTGRES_DSN: %v", err)
+	}
+	defer conn.Close(ctx)
+	b := make([]byte, 6)
+	rand.Read(b)
+	schema := "hoist_test_" + hex.EncodeToString(b)
+	ident := pgx.Identifier{schema}.Sanitize()
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+ident); err != nil {
+		tb.Fatalf("create schema: %v", err)
+	}
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, base)
+		if err != nil {
+			tb.Errorf("drop schema %s: %v", schema, err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "DROP SCHEMA "+ident+" CASCADE"); err != nil {
+			tb.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	return withSearchPath(tb, base, schema)
+}
+
+// withSearchPath adds search_path=schema, a runtime parameter, to dsn.
+func withSearchPath(tb testing.TB, dsn, schema string) string {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		u, err := url.Parse(dsn)
+		if err != nil {
+			tb.Fatal("HOIST_TEST_POSTGRES_DSN is not a valid URL")
+		}
+		q := u.Query()
+		q.Set("search_path", schema)
+		u.RawQuery = q.Encode()
+		return u.String()
+	}
+	return dsn + " search_path=" + schema
+}
+
+// openPostgres opens a store on dsn and closes it when tb ends.
+func openPostgres(tb testing.TB, dsn string) store.Store {
+	tb.Helper()
+	s, err := store.Open(context.Background(), "postgres", dsn, nil)
+	if err != nil {
+		tb.Fatalf("open postgres: %v", err)
+	}
+	tb.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			tb.Errorf("close: %v", err)
+		}
+	})
+	return s
+}
+
+func TestPostgres(t *testing.T) {
+	if os.Getenv("HOIST_TEST_POSTGRES_DSN") == "" {
+		t.Skip(postgresSkip)
+	}
+	storetest.Run(t, func(t *testing.T) store.Store { return openPostgres(t, postgresDSN(t)) }, storetest.Options{
+		Reopenable: func(t *testing.T) (store.Store, func(t *testing.T) store.Store) {
+			dsn := postgresDSN(t)
+			return openPostgres(t, dsn), func(t *testing.T) store.Store { return openPostgres(t, dsn) }
+		},
+	})
+}
+
+// Replicas starting together apply each migration once: the advisory lock
+// serialises them.
+func TestPostgresConcurrentMigrations(t *testing.T) {
+	dsn := postgresDSN(t)
+	var wg sync.WaitGroup
+	errs := make([]error, 6)
+	for i := range errs {
+		wg.Go(func() {
+			s, err := store.Open(context.Background(), "postgres", dsn, nil)
+			if err == nil {
+				err = s.Close()
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("replica %d: %v", i, err)
+		}
+	}
+	conn, err := pgx.Connect(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var n, distinct int
+	if err := conn.QueryRow(context.Background(), "SELECT count(*), count(DISTINCT version) FROM schema_migrations").Scan(&n, &distinct); err != nil {
+		t.Fatal(err)
+	}
+	if n == 0 || n != distinct {
+		t.Errorf("schema_migrations has %d rows for %d versions", n, distinct)
+	}
+}
+
+// A bad DSN's password never shows in the error.
+func TestPostgresErrorsHideDSN(t *testing.T) {
+	for _, dsn := range []string{
+		"postgres://hoist:s3cr3t-pw@127.0.0.1:1/hoist?sslmode=disable&connect_timeout=2",
+		"postgres://hoist:s3cr3t-pw@[::1/hoist",
+		"host=127.0.0.1 port=1 user=hoist password=s3cr3t-pw dbname=hoist connect_timeout=2 sslmode=disable",
+	} {
+		_, err := store.Open(context.Background(), "postgres", dsn, nil)
+		if err == nil {
+			t.Fatalf("Open(%q) succeeded", dsn)
+		}
+		if strings.Contains(err.Error(), "s3cr3t") {
+			t.Errorf("error shows the password: %v", err)
+		}
+	}
+}
+
+// The audit log is append-only in the database too, not only in the code.
+func TestPostgresEventsAppendOnly(t *testing.T) {
+	dsn := postgresDSN(t)
+	s := openPostgres(t, dsn)
+	if err := s.Audit(context.Background(), release.Event{Actor: "U", Action: "refuse"}); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	for _, q := range []string{"UPDATE events SET actor = 'X'", "DELETE FROM events", "TRUNCATE events"} {
+		if _, err := conn.Exec(context.Background(), q); err == nil || !strings.Contains(err.Error(), "append-only") {
+			t.Errorf("%s: error %v, want the append-only refusal", q, err)
+		}
+	}
+}
