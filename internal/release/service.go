@@ -369,7 +369,11 @@ func (s *Service) vote(ctx context.Context, user string, id ID, approve bool, re
 	if err := s.policy.CheckVote(ctx, user, r.RequestedBy, r.Env, int64(r.ID)); err != nil {
 		return Reply{}, err
 	}
-	if _, err := s.store.AddVote(ctx, Vote{ReleaseID: id, Voter: user, Approve: approve, Reason: reason, At: s.now()}); err != nil {
+	_, err = s.store.AddVote(ctx, Vote{ReleaseID: id, Voter: user, Approve: approve, Reason: reason, At: s.now()})
+	if errors.Is(err, ErrConflict) {
+		return s.alreadyDecided(ctx, id)
+	}
+	if err != nil {
 		return Reply{}, fmt.Errorf("vote on release %d: %w", id, err)
 	}
 	votes, err := s.store.Votes(ctx, id)
@@ -390,9 +394,7 @@ func (s *Service) vote(ctx context.Context, user string, id ID, approve bool, re
 	}
 	_, err = s.store.Transition(ctx, t)
 	if errors.Is(err, ErrConflict) {
-		if cur, gerr := s.store.GetRelease(ctx, id); gerr == nil {
-			return Reply{Text: s.decidedText(ctx, cur)}, nil
-		}
+		return s.alreadyDecided(ctx, id)
 	}
 	if err != nil {
 		return Reply{}, fmt.Errorf("decide release %d: %w", id, err)
@@ -402,6 +404,15 @@ func (s *Service) vote(ctx context.Context, user string, id ID, approve bool, re
 		return Reply{Text: fmt.Sprintf("Release #%d denied.", id)}, nil
 	}
 	return Reply{Text: fmt.Sprintf("Release #%d approved.", id)}, nil
+}
+
+// alreadyDecided answers a vote that lost the race to another decision.
+func (s *Service) alreadyDecided(ctx context.Context, id ID) (Reply, error) {
+	r, err := s.store.GetRelease(ctx, id)
+	if err != nil {
+		return Reply{}, fmt.Errorf("vote on release %d: %w", id, err)
+	}
+	return Reply{Text: s.decidedText(ctx, r)}, nil
 }
 
 // decidedText explains why a release no longer takes votes.

@@ -24,6 +24,9 @@ type dialect struct {
 	// migrationLock, when set, runs first in every migration transaction so
 	// that two replicas starting together apply each migration once.
 	migrationLock string
+	// rowLock, appended to a SELECT, locks the selected rows until the
+	// transaction ends (SQLite needs none: it has one writer at a time).
+	rowLock string
 }
 
 var sqliteDialect = &dialect{
@@ -49,6 +52,7 @@ var postgresDialect = &dialect{
 		name       TEXT NOT NULL,
 		applied_at TIMESTAMPTZ NOT NULL)`,
 	migrationLock: "SELECT pg_advisory_xact_lock(" + strconv.FormatInt(pgMigrationLockKey, 10) + ")",
+	rowLock:       " FOR UPDATE",
 }
 
 // rebind rewrites ? placeholders for the dialect, leaving quoted text alone.

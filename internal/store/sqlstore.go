@@ -278,13 +278,16 @@ func (s *sqlStore) AddVote(ctx context.Context, v release.Vote) (added bool, err
 		v.At = time.Now()
 	}
 	err = s.tx(ctx, func(q runner) error {
-		var env string
-		err := q.queryRow(ctx, `SELECT env FROM releases WHERE id = ?`, int64(v.ReleaseID)).Scan(&env)
+		var env, state string
+		err := q.queryRow(ctx, `SELECT env, state FROM releases WHERE id = ?`+s.d.rowLock, int64(v.ReleaseID)).Scan(&env, &state)
 		if errors.Is(err, sql.ErrNoRows) {
 			return ErrNotFound
 		}
 		if err != nil {
 			return err
+		}
+		if release.State(state) != release.AwaitingApproval {
+			return fmt.Errorf("%w: release is %s, not awaiting approval", ErrConflict, state)
 		}
 		n, err := q.execN(ctx, `INSERT INTO votes (release_id, voter, approve, reason, at) VALUES (?, ?, ?, ?, ?)
 			ON CONFLICT (release_id, voter) DO NOTHING`,

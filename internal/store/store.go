@@ -46,8 +46,11 @@ type Store interface {
 	// SetCommit records the full commit SHA the release's ref resolved to.
 	SetCommit(ctx context.Context, id release.ID, commit, actor string) error
 
-	// AddVote records a vote; a second vote by the same voter on the same
-	// release changes nothing and returns added=false.
+	// AddVote records a vote on a release awaiting approval; a second vote
+	// by the same voter on the same release changes nothing and returns
+	// added=false. A release in any other state takes no votes: ErrConflict.
+	// Votes and transitions of one release are serialised, so no vote lands
+	// after the release was decided.
 	AddVote(ctx context.Context, v release.Vote) (added bool, err error)
 	Votes(ctx context.Context, id release.ID) ([]release.Vote, error)
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -52,6 +53,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, opts ...Options) {
 		{"AddVote/Idempotent", testVoteIdempotent},
 		{"AddVote/Race", testVoteRace},
 		{"AddVote/NotFound", testVoteNotFound},
+		{"AddVote/OnlyWhileAwaiting", testVoteOnlyWhileAwaiting},
+		{"AddVote/RaceWithDecision", testVoteRaceWithDecision},
 		{"Lock/OtherOwner", testLockOtherOwner},
 		{"Lock/SameOwner", testLockSameOwner},
 		{"Lock/Unlock", testUnlock},
@@ -89,6 +92,17 @@ func create(t testing.TB, s store.Store, r release.Release) release.Release {
 	got, err := s.CreateRelease(context.Background(), r)
 	if err != nil {
 		t.Fatalf("CreateRelease: %v", err)
+	}
+	return got
+}
+
+// awaiting creates a release and moves it to awaiting_approval, where it takes votes.
+func awaiting(t testing.TB, s store.Store, r release.Release) release.Release {
+	t.Helper()
+	r = create(t, s, r)
+	got, err := s.Transition(context.Background(), release.Transition{ID: r.ID, From: release.Requested, To: release.AwaitingApproval, Actor: release.ActorHoist})
+	if err != nil {
+		t.Fatalf("Transition to awaiting_approval: %v", err)
 	}
 	return got
 }
@@ -486,7 +500,7 @@ func testSetCommit(t *testing.T, s store.Store) {
 
 func testVoteIdempotent(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	r := create(t, s, newRelease("api", "production"))
+	r := awaiting(t, s, newRelease("api", "production"))
 	add := func(v release.Vote) bool {
 		t.Helper()
 		added, err := s.AddVote(ctx, v)
@@ -531,7 +545,7 @@ func testVoteIdempotent(t *testing.T, s store.Store) {
 func testVoteRace(t *testing.T, s store.Store) {
 	const n = 50
 	ctx := context.Background()
-	r := create(t, s, newRelease("api", "production"))
+	r := awaiting(t, s, newRelease("api", "production"))
 	var (
 		wg    sync.WaitGroup
 		mu    sync.Mutex
@@ -571,6 +585,58 @@ func testVoteRace(t *testing.T, s store.Store) {
 func testVoteNotFound(t *testing.T, s store.Store) {
 	_, err := s.AddVote(context.Background(), release.Vote{ReleaseID: 31337, Voter: "U", Approve: true})
 	wantErr(t, "AddVote(unknown release)", err, store.ErrNotFound)
+}
+
+func testVoteOnlyWhileAwaiting(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	r := create(t, s, newRelease("api", "production"))
+	_, err := s.AddVote(ctx, release.Vote{ReleaseID: r.ID, Voter: "U_A", Approve: true})
+	wantErr(t, "AddVote(requested release)", err, store.ErrConflict)
+	r = awaiting(t, s, newRelease("api", "production"))
+	if _, err := s.Transition(ctx, release.Transition{ID: r.ID, From: release.AwaitingApproval, To: release.Denied, Actor: "U_B"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.AddVote(ctx, release.Vote{ReleaseID: r.ID, Voter: "U_A", Approve: true})
+	wantErr(t, "AddVote(denied release)", err, store.ErrConflict)
+	if votes, _ := s.Votes(ctx, r.ID); len(votes) != 0 {
+		t.Errorf("votes on a decided release: %+v", votes)
+	}
+}
+
+// testVoteRaceWithDecision races votes against the transition that decides
+// the release: no vote may land after the decision.
+func testVoteRaceWithDecision(t *testing.T, s store.Store) {
+	const n = 30
+	ctx := context.Background()
+	r := awaiting(t, s, newRelease("api", "production"))
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			_, err := s.AddVote(ctx, release.Vote{ReleaseID: r.ID, Voter: fmt.Sprintf("U_%02d", i), Approve: true})
+			if err != nil && !errors.Is(err, store.ErrConflict) {
+				t.Errorf("AddVote: %v", err)
+			}
+		})
+	}
+	wg.Go(func() {
+		<-start
+		if _, err := s.Transition(ctx, release.Transition{ID: r.ID, From: release.AwaitingApproval, To: release.Approved, Actor: "U_00"}); err != nil {
+			t.Errorf("Transition: %v", err)
+		}
+	})
+	close(start)
+	wg.Wait()
+	decided := false
+	for _, e := range events(t, s, store.EventFilter{ReleaseID: r.ID}) {
+		switch {
+		case e.Action == "transition" && strings.Contains(e.Detail, "approved"):
+			decided = true
+		case e.Action == "vote" && decided:
+			t.Fatalf("a vote was recorded after the decision: %+v", e)
+		}
+	}
 }
 
 // Locks.
