@@ -68,6 +68,9 @@ func newRootCommand(stdout, stderr io.Writer, environ []string) *cobra.Command {
 				}
 				return fmt.Errorf("configuration has %d problems", len(problems))
 			}
+			for _, key := range cfg.Placeholders() {
+				logger.Warn("configuration holds the example's placeholder: Slack cannot reach Hoist until it is replaced", "key", key, "env", config.EnvVar(key))
+			}
 			if err := app.Run(cmd.Context(), cfg, app.Options{Logger: logger}); err != nil {
 				logger.Error("hoist stopped", "err", err)
 				return err

@@ -95,7 +95,7 @@ type state struct{ releases, locks, events int }
 func snapshot(t *testing.T, st store.Store) state {
 	t.Helper()
 	ctx := context.Background()
-	rs, err := st.ListReleases(ctx, release.ReleaseFilter{})
+	rs, err := st.ListReleases(ctx, release.Filter{})
 	if err != nil {
 		t.Fatal(err)
 	}

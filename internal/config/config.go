@@ -137,3 +137,22 @@ func (s Secret) Format(f fmt.State, verb rune) {
 
 // LogValue hides the value from log/slog handlers.
 func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// Placeholder values of the example configuration, which work for a local
+// run but must be replaced before Slack can reach Hoist.
+const (
+	PlaceholderBotToken      = "xoxb-replace-me" //nolint:gosec // a placeholder, not a credential
+	PlaceholderSigningSecret = "replace-me"
+)
+
+// Placeholders lists the keys that still hold the example's placeholders.
+func (c *Config) Placeholders() []string {
+	var keys []string
+	if c.Slack.BotToken == PlaceholderBotToken {
+		keys = append(keys, "slack.bot_token")
+	}
+	if c.Slack.SigningSecret == PlaceholderSigningSecret {
+		keys = append(keys, "slack.signing_secret")
+	}
+	return keys
+}

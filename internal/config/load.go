@@ -50,7 +50,7 @@ func Load(path string, environ []string) (*Config, error) {
 	if path == "" {
 		return Parse("embedded example configuration", configs.Example(), environ)
 	}
-	data, err := os.ReadFile(path)
+	data, err := os.ReadFile(path) //nolint:gosec // the operator names the configuration file
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}

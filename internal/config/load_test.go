@@ -373,3 +373,20 @@ func problemStrings(ps []Problem) []string {
 	}
 	return out
 }
+
+func TestExamplePlaceholdersAreNamed(t *testing.T) {
+	c, err := Load("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(c.Placeholders(), ","); got != "slack.bot_token,slack.signing_secret" {
+		t.Errorf("Placeholders() = %q", got)
+	}
+	c, err = Load("", []string{"HOIST_SLACK_BOT_TOKEN=xoxb-1-real", "HOIST_SLACK_SIGNING_SECRET=real"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Placeholders(); len(got) != 0 {
+		t.Errorf("Placeholders() = %q after setting both", got)
+	}
+}

@@ -244,10 +244,9 @@ func (c *Config) validateEnvironments(v *validator) {
 			v.add(key, "%s", nameRule)
 		}
 
-		switch {
-		case e.Branch == "":
+		if e.Branch == "" {
 			v.add(key+".branch", "required: a branch name, a glob such as \"release/*\", or \"*\" for every other branch")
-		default:
+		} else {
 			if _, err := path.Match(e.Branch, ""); err != nil {
 				v.add(key+".branch", "invalid glob %q: %v", e.Branch, err)
 			}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"path/filepath"
 	"sync"
@@ -205,7 +204,7 @@ func (h *harness) advance(d time.Duration) {
 }
 
 func (h *harness) startWorker() {
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	logger := slog.New(slog.DiscardHandler)
 	pol := policy.New(h.cfg, nil)
 	h.worker = release.NewWorker(h.cfg, pol, h.store, h.ports, release.WorkerOptions{Interval: 20 * time.Millisecond}, logger)
 	h.worker.SetClock(h.clock)
@@ -297,7 +296,7 @@ func (h *harness) announcements() []string {
 
 func (h *harness) releases() []release.Release {
 	h.t.Helper()
-	rs, err := h.store.ListReleases(context.Background(), release.ReleaseFilter{})
+	rs, err := h.store.ListReleases(context.Background(), release.Filter{})
 	if err != nil {
 		h.t.Fatal(err)
 	}

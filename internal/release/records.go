@@ -15,8 +15,8 @@ var (
 	ErrLocked = errors.New("locked")
 )
 
-// ReleaseFilter selects releases; zero fields match everything.
-type ReleaseFilter struct {
+// Filter selects releases; zero fields match everything.
+type Filter struct {
 	App    string
 	Env    string
 	States []State

@@ -19,7 +19,7 @@ import (
 type Store interface {
 	CreateRelease(ctx context.Context, r Release) (Release, error)
 	GetRelease(ctx context.Context, id ID) (Release, error)
-	ListReleases(ctx context.Context, f ReleaseFilter) ([]Release, error)
+	ListReleases(ctx context.Context, f Filter) ([]Release, error)
 	Transition(ctx context.Context, t Transition) (Release, error)
 	SetMessage(ctx context.Context, id ID, channel, ts string) error
 	SetCommit(ctx context.Context, id ID, commit, actor string) error
@@ -208,7 +208,7 @@ func (s *Service) promote(ctx context.Context, req Request) (Reply, error) {
 	if err != nil {
 		return Reply{}, err
 	}
-	last, err := s.store.ListReleases(ctx, ReleaseFilter{App: c.App, Env: from, States: []State{Succeeded}, Limit: 1})
+	last, err := s.store.ListReleases(ctx, Filter{App: c.App, Env: from, States: []State{Succeeded}, Limit: 1})
 	if err != nil {
 		return Reply{}, fmt.Errorf("promote: %w", err)
 	}
@@ -227,7 +227,7 @@ func (s *Service) rollback(ctx context.Context, req Request) (Reply, error) {
 	if err := s.policy.CheckEnvironment(c.Env); err != nil {
 		return Reply{}, err
 	}
-	done, err := s.store.ListReleases(ctx, ReleaseFilter{App: c.App, Env: c.Env, States: []State{Succeeded}, Limit: 50})
+	done, err := s.store.ListReleases(ctx, Filter{App: c.App, Env: c.Env, States: []State{Succeeded}, Limit: 50})
 	if err != nil {
 		return Reply{}, fmt.Errorf("rollback: %w", err)
 	}

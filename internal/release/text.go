@@ -97,11 +97,11 @@ func (s *Service) status(ctx context.Context, app string) (Reply, error) {
 }
 
 func (s *Service) envStatus(ctx context.Context, app, env string, now time.Time) (string, error) {
-	live, err := s.store.ListReleases(ctx, ReleaseFilter{App: app, Env: env, States: []State{Succeeded}, Limit: 1})
+	live, err := s.store.ListReleases(ctx, Filter{App: app, Env: env, States: []State{Succeeded}, Limit: 1})
 	if err != nil {
 		return "", err
 	}
-	active, err := s.store.ListReleases(ctx, ReleaseFilter{App: app, Env: env, States: ActiveStates()})
+	active, err := s.store.ListReleases(ctx, Filter{App: app, Env: env, States: ActiveStates()})
 	if err != nil {
 		return "", err
 	}
@@ -127,7 +127,7 @@ func (s *Service) history(ctx context.Context, app, env string) (Reply, error) {
 		}
 	}
 	const shown = 10
-	rs, err := s.store.ListReleases(ctx, ReleaseFilter{App: app, Env: env, Limit: shown})
+	rs, err := s.store.ListReleases(ctx, Filter{App: app, Env: env, Limit: shown})
 	if err != nil {
 		return Reply{}, fmt.Errorf("history: %w", err)
 	}

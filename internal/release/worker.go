@@ -114,7 +114,7 @@ func (w *Worker) Run(ctx context.Context) error {
 }
 
 func (w *Worker) sweep(ctx context.Context) {
-	active, err := w.store.ListReleases(ctx, ReleaseFilter{States: ActiveStates()})
+	active, err := w.store.ListReleases(ctx, Filter{States: ActiveStates()})
 	if err != nil {
 		w.logger.ErrorContext(ctx, "list unfinished releases", "err", err)
 		return

@@ -20,8 +20,8 @@ var (
 	ErrLocked = release.ErrLocked
 )
 
-// ReleaseFilter selects releases; see release.ReleaseFilter.
-type ReleaseFilter = release.ReleaseFilter
+// ReleaseFilter selects releases; see release.Filter.
+type ReleaseFilter = release.Filter
 
 // EventFilter selects audit events; see release.EventFilter.
 type EventFilter = release.EventFilter

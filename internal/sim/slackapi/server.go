@@ -26,7 +26,7 @@ import (
 // Defaults of a Server, which tests can compare against.
 const (
 	// DefaultToken is the bot token a Server accepts unless WithToken says otherwise.
-	DefaultToken = "xoxb-hoist-sim-token"
+	DefaultToken = "xoxb-hoist-sim-token" //nolint:gosec // the simulator's own token, not a credential
 	// TeamID is the workspace's ID as auth.test reports it.
 	TeamID = "T0HOIST00"
 	// TeamURL is the workspace's URL; permalinks are under it.
@@ -158,7 +158,6 @@ type Server struct {
 	groups    map[string][]string
 	noGroups  bool
 	injected  map[string][]injection
-	ephemeral int64
 }
 
 type channel struct {

@@ -392,7 +392,7 @@ func TestUploadFile(t *testing.T) {
 
 func TestResponseURL(t *testing.T) {
 	s, _ := newServer(t)
-	post := func(body string) *http.Response {
+	post := func(body string) (status int) {
 		t.Helper()
 		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, s.ResponseURL("req-1"), strings.NewReader(body))
 		if err != nil {
@@ -404,10 +404,10 @@ func TestResponseURL(t *testing.T) {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		return resp
+		return resp.StatusCode
 	}
-	if resp := post(`{"response_type":"ephemeral","text":"done","replace_original":false}`); resp.StatusCode != http.StatusOK {
-		t.Errorf("status %d", resp.StatusCode)
+	if status := post(`{"response_type":"ephemeral","text":"done","replace_original":false}`); status != http.StatusOK {
+		t.Errorf("status %d", status)
 	}
 	calls := s.Calls(slackapi.MethodResponseURL)
 	if len(calls) != 1 {
@@ -424,8 +424,8 @@ func TestResponseURL(t *testing.T) {
 	}
 
 	s.FailNext(slackapi.MethodResponseURL, "expired_url")
-	if resp := post(`{"text":"late"}`); resp.StatusCode != http.StatusNotFound {
-		t.Errorf("injected failure: status %d, want 404", resp.StatusCode)
+	if status := post(`{"text":"late"}`); status != http.StatusNotFound {
+		t.Errorf("injected failure: status %d, want 404", status)
 	}
 	// slack-go's own response_url path works too.
 	api := slack.New(slackapi.DefaultToken)

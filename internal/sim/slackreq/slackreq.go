@@ -53,6 +53,10 @@ func (s Signer) Request(target, contentType string, body []byte) (*http.Request,
 	return req, nil
 }
 
+// legacyVerificationToken fills the deprecated `token` field Slack still
+// sends; Hoist verifies signatures instead and ignores it.
+const legacyVerificationToken = "gIkuvaNzQIHg97ATvDxqgjtO" //nolint:gosec // Slack's documented sample value
+
 // Form is the content type of slash commands and interactions.
 const Form = "application/x-www-form-urlencoded"
 
@@ -71,7 +75,7 @@ type SlashCommand struct {
 // Body is the form-encoded body Slack sends.
 func (c SlashCommand) Body() []byte {
 	v := url.Values{}
-	v.Set("token", "gIkuvaNzQIHg97ATvDxqgjtO")
+	v.Set("token", legacyVerificationToken)
 	v.Set("team_id", c.TeamID)
 	v.Set("team_domain", "example")
 	v.Set("channel_id", c.ChannelID)
@@ -106,7 +110,7 @@ func (a BlockAction) Body() []byte {
 		"type":         "block_actions",
 		"user":         map[string]any{"id": a.UserID, "username": a.UserName, "name": a.UserName, "team_id": a.TeamID},
 		"api_app_id":   "A0HOIST",
-		"token":        "gIkuvaNzQIHg97ATvDxqgjtO",
+		"token":        legacyVerificationToken,
 		"container":    map[string]any{"type": "message", "message_ts": a.MessageTS, "channel_id": a.ChannelID, "is_ephemeral": false},
 		"trigger_id":   "13345224609.738474920.8088930838d88f008e0",
 		"team":         map[string]any{"id": a.TeamID, "domain": "example"},
