@@ -144,20 +144,20 @@ type Server struct {
 	token    string
 	now      func() time.Time
 
-	mu        sync.Mutex
-	calls     []Call
-	changed   chan struct{} // closed and replaced whenever a call is recorded
-	subs      map[int]chan Call
-	nextSub   int
-	channels  map[string]*channel
-	messages  map[msgKey]*Message
-	order     []msgKey
-	tsSeq     int64
-	files     map[string]*File
-	fileSeq   int
-	groups    map[string][]string
-	noGroups  bool
-	injected  map[string][]injection
+	mu       sync.Mutex
+	calls    []Call
+	changed  chan struct{} // closed and replaced whenever a call is recorded
+	subs     map[int]chan Call
+	nextSub  int
+	channels map[string]*channel
+	messages map[msgKey]*Message
+	order    []msgKey
+	tsSeq    int64
+	files    map[string]*File
+	fileSeq  int
+	groups   map[string][]string
+	noGroups bool
+	injected map[string][]injection
 }
 
 type channel struct {
