@@ -175,7 +175,9 @@ func stateLook(s release.State) (emoji, label string) {
 func stateLine(r release.Release) string {
 	emoji, label := stateLook(r.State)
 	line := emoji + " *" + label + "*"
-	if reason := strings.TrimSpace(r.StateReason); reason != "" {
+	// An approval or denial is shown by the votes line, with who and when.
+	decided := r.State == release.Approved || r.State == release.Denied
+	if reason := strings.TrimSpace(r.StateReason); reason != "" && !decided {
 		line += " — " + SlackText(reason)
 	}
 	return line
@@ -213,6 +215,18 @@ func approverIDs(votes []release.Vote) []string {
 	return out
 }
 
+// lastApproval is when the last approving vote came in: when the approval
+// was complete.
+func lastApproval(votes []release.Vote) time.Time {
+	var at time.Time
+	for _, v := range votes {
+		if v.Approve && v.At.After(at) {
+			at = v.At
+		}
+	}
+	return at
+}
+
 func mentionList(users []string) string {
 	out := make([]string, len(users))
 	for i, u := range users {
@@ -225,13 +239,13 @@ func mentionList(users []string) string {
 func voteLines(votes []release.Vote, withApprovals bool) []string {
 	var lines []string
 	if a := approverIDs(votes); withApprovals && len(a) > 0 {
-		lines = append(lines, "✅ Approved by "+mentionList(a))
+		lines = append(lines, "✅ Approved by "+mentionList(a)+" "+cardDate(lastApproval(votes)))
 	}
 	for _, v := range votes {
 		if v.Approve {
 			continue
 		}
-		line := "⛔ Denied by <@" + safeUserID(v.Voter) + ">"
+		line := "⛔ Denied by <@" + safeUserID(v.Voter) + "> " + cardDate(v.At)
 		if reason := strings.TrimSpace(v.Reason); reason != "" {
 			line += ": " + SlackText(reason)
 		}

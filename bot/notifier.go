@@ -257,19 +257,34 @@ func (n *Notifier) join(ctx context.Context, channel string) error {
 	return nil
 }
 
+// Permalink returns a link to the message at ref, fit to put in mrkdwn.
+func (n *Notifier) Permalink(ctx context.Context, ref release.MessageRef) (string, error) {
+	if ref.Channel == "" || ref.TS == "" {
+		return "", errors.New("get permalink: no message")
+	}
+	var link string
+	err := n.retry(ctx, func(ctx context.Context) error {
+		var err error
+		link, err = n.api.GetPermalinkContext(ctx, &slack.PermalinkParameters{Channel: ref.Channel, Ts: ref.TS})
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("get permalink of %s/%s: %w", ref.Channel, ref.TS, err)
+	}
+	if link == "" || strings.ContainsAny(link, "<>| ") {
+		return "", fmt.Errorf("get permalink of %s/%s: unusable link %q", ref.Channel, ref.TS, link)
+	}
+	return link, nil
+}
+
 // permalink returns the card's permalink, or "" when Slack gives none.
 func (n *Notifier) permalink(ctx context.Context, card release.MessageRef) string {
 	if card.Channel == "" || card.TS == "" {
 		return ""
 	}
-	var link string
-	err := n.retry(ctx, func(ctx context.Context) error {
-		var err error
-		link, err = n.api.GetPermalinkContext(ctx, &slack.PermalinkParameters{Channel: card.Channel, Ts: card.TS})
-		return err
-	})
-	if err != nil || link == "" || strings.ContainsAny(link, "<>| ") {
-		n.logger.WarnContext(ctx, "get card permalink; posting without it", "channel", card.Channel, "ts", card.TS, "err", err)
+	link, err := n.Permalink(ctx, card)
+	if err != nil {
+		n.logger.WarnContext(ctx, "get card permalink; posting without it", "err", err)
 		return ""
 	}
 	return link

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -71,6 +72,10 @@ func (c *fakeChat) Announce(_ context.Context, channel, text string, _ release.M
 	defer c.notify()
 	c.announced = append(c.announced, channel+": "+text)
 	return nil
+}
+
+func (c *fakeChat) Permalink(_ context.Context, ref release.MessageRef) (string, error) {
+	return "https://example.slack.com/archives/" + ref.Channel + "/p" + strings.ReplaceAll(ref.TS, ".", ""), nil
 }
 
 func (c *fakeChat) PostThread(context.Context, release.MessageRef, string) error { return nil }
@@ -161,6 +166,10 @@ type harness struct {
 	worker  *release.Worker
 	now     time.Time
 	clockMu sync.Mutex
+	// realTime makes the worker and service use the real clock, and
+	// interval sets the worker's sweep interval (20ms when zero).
+	realTime bool
+	interval time.Duration
 	stop    func()
 }
 
@@ -206,10 +215,18 @@ func (h *harness) advance(d time.Duration) {
 func (h *harness) startWorker() {
 	logger := slog.New(slog.DiscardHandler)
 	pol := policy.New(h.cfg, nil)
-	h.worker = release.NewWorker(h.cfg, pol, h.store, h.ports, release.WorkerOptions{Interval: 20 * time.Millisecond}, logger)
-	h.worker.SetClock(h.clock)
+	interval := h.interval
+	if interval == 0 {
+		interval = 20 * time.Millisecond
+	}
+	h.worker = release.NewWorker(h.cfg, pol, h.store, h.ports, release.WorkerOptions{Interval: interval}, logger)
+	if !h.realTime {
+		h.worker.SetClock(h.clock)
+	}
 	h.svc = release.NewService(h.cfg, pol, h.store, h.worker, logger)
-	h.svc.SetClock(h.clock)
+	if !h.realTime {
+		h.svc.SetClock(h.clock)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { h.worker.Run(ctx); close(done) }()

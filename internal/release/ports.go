@@ -39,6 +39,8 @@ type Chat interface {
 	Announce(ctx context.Context, channel, text string, card MessageRef) error
 	// PostThread posts text in the card's thread.
 	PostThread(ctx context.Context, card MessageRef, text string) error
+	// Permalink returns a link to the message at ref.
+	Permalink(ctx context.Context, ref MessageRef) (string, error)
 	// Respond sends an ephemeral reply to the requester through the
 	// request's response URL.
 	Respond(ctx context.Context, responseURL, text string) error

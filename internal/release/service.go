@@ -23,6 +23,8 @@ type Store interface {
 	Transition(ctx context.Context, t Transition) (Release, error)
 	SetMessage(ctx context.Context, id ID, channel, ts string) error
 	SetCommit(ctx context.Context, id ID, commit, actor string) error
+	PutMessage(ctx context.Context, id ID, role string, ref MessageRef) error
+	Messages(ctx context.Context, id ID) (map[string]MessageRef, error)
 	AddVote(ctx context.Context, v Vote) (bool, error)
 	Votes(ctx context.Context, id ID) ([]Vote, error)
 	Lock(ctx context.Context, l Lock) (Lock, error)

@@ -369,3 +369,49 @@ func TestReleaseNotFound(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestExpiryUpdatesTheCardWhenTimeIsUp(t *testing.T) {
+	h := newHarness(t, func(c *config.Config, _ *release.Ports) { c.Approvals.Timeout = 300 * time.Millisecond })
+	h.stop()
+	h.realTime, h.interval = true, time.Hour // no sweep will come: only the expiry timer
+	h.startWorker()
+	h.do(dev, "deploy api master")
+	h.waitState(1, release.AwaitingApproval)
+	start := time.Now()
+	h.waitState(1, release.Expired)
+	if waited := time.Since(start); waited > 2*time.Second {
+		t.Errorf("the card said expired after %v; want about 300ms", waited)
+	}
+}
+
+func TestApprovalsChannelGetsACopyLinkingBack(t *testing.T) {
+	h := newHarness(t, func(c *config.Config, _ *release.Ports) {
+		prod := c.Environments["production"]
+		prod.ApprovalsChannel = "CAPPROVALS"
+		c.Environments["production"] = prod
+	})
+	h.do(dev, "deploy api master")
+	h.waitState(1, release.AwaitingApproval)
+	var copyRef release.MessageRef
+	h.eventually("the approvals copy", func() bool {
+		msgs, err := h.store.Messages(context.Background(), 1)
+		copyRef = msgs[release.RoleApprovals]
+		return err == nil && copyRef.TS != ""
+	})
+	if copyRef.Channel != "CAPPROVALS" {
+		t.Fatalf("copy posted in %q", copyRef.Channel)
+	}
+	h.chat.mu.Lock()
+	note := h.chat.cards[copyRef.TS].Note
+	h.chat.mu.Unlock()
+	if !strings.Contains(note, "Requested in <#CASK>") || !strings.Contains(note, "|Open the release thread>") {
+		t.Errorf("copy's note = %q", note)
+	}
+	h.do(admin1, "approve 1")
+	h.waitState(1, release.Succeeded)
+	h.eventually("the copy to show the outcome", func() bool {
+		h.chat.mu.Lock()
+		defer h.chat.mu.Unlock()
+		return h.chat.cards[copyRef.TS].Release.State == release.Succeeded
+	})
+}

@@ -51,7 +51,12 @@ type Worker struct {
 	mu      sync.Mutex
 	running map[ID]*drive
 	shown   map[ID]string // what each card last showed, to skip needless updates
+	timers  map[ID]*time.Timer
 }
+
+// RoleApprovals names the copy of a card posted in an environment's
+// approvals channel.
+const RoleApprovals = "approvals"
 
 type drive struct {
 	cancel context.CancelFunc
@@ -80,6 +85,7 @@ func NewWorker(cfg *config.Config, pol *policy.Policy, store Store, ports Ports,
 		logger:        logger,
 		running:       map[ID]*drive{},
 		shown:         map[ID]string{},
+		timers:        map[ID]*time.Timer{},
 	}
 }
 
@@ -100,6 +106,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	ticker := time.NewTicker(w.interval)
 	defer ticker.Stop()
 	defer w.wg.Wait()
+	defer w.stopTimers()
 	w.sweep(ctx)
 	for {
 		select {
@@ -223,6 +230,7 @@ func (w *Worker) advance(ctx context.Context, r Release) (Release, error) {
 		return w.prepare(ctx, r)
 	case AwaitingApproval:
 		if w.now().Before(r.ApprovalDeadline) {
+			w.wakeAt(r.ID, r.ApprovalDeadline)
 			return r, nil
 		}
 		return w.move(ctx, r, Expired, "no decision before "+slackDate(r.ApprovalDeadline))
@@ -347,11 +355,54 @@ func (w *Worker) syncCard(ctx context.Context, r *Release) error {
 		if r.State.Terminal() && seen {
 			w.announce(ctx, *r, outcome(*r))
 		}
+	} else {
+		return nil
 	}
+	w.syncApprovalsCard(ctx, *r, card)
 	w.mu.Lock()
 	w.shown[r.ID] = key
 	w.mu.Unlock()
 	return nil
+}
+
+// syncApprovalsCard keeps a copy of the card in the environment's
+// approvals channel, when it has one, linking back to the request. A
+// failure there is logged: the card where the release was asked is the one
+// that matters.
+func (w *Worker) syncApprovalsCard(ctx context.Context, r Release, card Card) {
+	channel := w.envs[r.Env].ApprovalsChannel
+	if channel == "" || channel == r.MessageChannel || r.ApprovalDeadline.IsZero() {
+		return
+	}
+	log := w.logger.With("release", r.ID, "channel", channel)
+	msgs, err := w.store.Messages(ctx, r.ID)
+	if err != nil {
+		log.WarnContext(ctx, "load approvals card", "err", err)
+		return
+	}
+	main := MessageRef{Channel: r.MessageChannel, TS: r.MessageTS}
+	card.Note = "Requested in <#" + r.MessageChannel + ">"
+	if link, err := w.ports.Chat.Permalink(ctx, main); err == nil {
+		card.Note += " · <" + link + "|Open the release thread>"
+	}
+	ref, ok := msgs[RoleApprovals]
+	if ok {
+		if err := w.ports.Chat.UpdateCard(ctx, ref, card); err != nil {
+			log.WarnContext(ctx, "update approvals card", "err", err)
+		}
+		return
+	}
+	if r.State.Terminal() {
+		return
+	}
+	ref, err = w.ports.Chat.PostCard(ctx, channel, card)
+	if err != nil {
+		log.WarnContext(ctx, "post approvals card", "err", err)
+		return
+	}
+	if err := w.store.PutMessage(ctx, r.ID, RoleApprovals, ref); err != nil {
+		log.WarnContext(ctx, "record approvals card", "err", err)
+	}
 }
 
 // failUnposted ends a release whose card cannot be posted, telling the
@@ -394,6 +445,31 @@ func outcome(r Release) string {
 
 func (w *Worker) forget(id ID) {
 	w.mu.Lock()
+	defer w.mu.Unlock()
 	delete(w.shown, id)
-	w.mu.Unlock()
+	if t, ok := w.timers[id]; ok {
+		t.Stop()
+		delete(w.timers, id)
+	}
+}
+
+// wakeAt looks at a release again at a given moment, so that an approval
+// expires, and its card says so, when its time is up rather than at the
+// next sweep.
+func (w *Worker) wakeAt(id ID, at time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if t, ok := w.timers[id]; ok {
+		t.Stop()
+	}
+	w.timers[id] = time.AfterFunc(max(at.Sub(w.now()), 0), func() { w.Wake(id) })
+}
+
+func (w *Worker) stopTimers() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for id, t := range w.timers {
+		t.Stop()
+		delete(w.timers, id)
+	}
 }

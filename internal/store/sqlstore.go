@@ -250,6 +250,37 @@ func (s *sqlStore) SetMessage(ctx context.Context, id release.ID, channel, ts st
 	return nil
 }
 
+func (s *sqlStore) PutMessage(ctx context.Context, id release.ID, role string, ref release.MessageRef) error {
+	_, err := runner{s.w, s.d}.exec(ctx, `INSERT INTO release_messages (release_id, role, channel, ts) VALUES (?, ?, ?, ?)
+		ON CONFLICT (release_id, role) DO UPDATE SET channel = excluded.channel, ts = excluded.ts`,
+		int64(id), role, ref.Channel, ref.TS)
+	if err != nil {
+		return fmt.Errorf("put %s message of release %d: %w", role, id, err)
+	}
+	return nil
+}
+
+func (s *sqlStore) Messages(ctx context.Context, id release.ID) (map[string]release.MessageRef, error) {
+	rows, err := s.read().query(ctx, `SELECT role, channel, ts FROM release_messages WHERE release_id = ?`, int64(id))
+	if err != nil {
+		return nil, fmt.Errorf("list messages of release %d: %w", id, err)
+	}
+	defer rows.Close()
+	out := map[string]release.MessageRef{}
+	for rows.Next() {
+		var role string
+		var ref release.MessageRef
+		if err := rows.Scan(&role, &ref.Channel, &ref.TS); err != nil {
+			return nil, fmt.Errorf("list messages of release %d: %w", id, err)
+		}
+		out[role] = ref
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list messages of release %d: %w", id, err)
+	}
+	return out, nil
+}
+
 func (s *sqlStore) SetCommit(ctx context.Context, id release.ID, commit, actor string) error {
 	err := s.tx(ctx, func(q runner) error {
 		now := s.now()

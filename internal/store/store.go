@@ -43,6 +43,12 @@ type Store interface {
 	Transition(ctx context.Context, t release.Transition) (release.Release, error)
 	// SetMessage records where the release's card is.
 	SetMessage(ctx context.Context, id release.ID, channel, ts string) error
+	// PutMessage records another message that shows the release, by role
+	// ("approvals": the card's copy in an approvals channel); a second put
+	// of the same role replaces the first.
+	PutMessage(ctx context.Context, id release.ID, role string, ref release.MessageRef) error
+	// Messages returns the release's other messages by role.
+	Messages(ctx context.Context, id release.ID) (map[string]release.MessageRef, error)
 	// SetCommit records the full commit SHA the release's ref resolved to.
 	SetCommit(ctx context.Context, id release.ID, commit, actor string) error
 

@@ -53,6 +53,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, opts ...Options) {
 		{"AddVote/Idempotent", testVoteIdempotent},
 		{"AddVote/Race", testVoteRace},
 		{"AddVote/NotFound", testVoteNotFound},
+		{"Messages", testMessages},
 		{"AddVote/OnlyWhileAwaiting", testVoteOnlyWhileAwaiting},
 		{"AddVote/RaceWithDecision", testVoteRaceWithDecision},
 		{"Lock/OtherOwner", testLockOtherOwner},
@@ -494,6 +495,29 @@ func testSetCommit(t *testing.T, s store.Store) {
 		t.Errorf("resolve event = %+v", e)
 	}
 	wantErr(t, "SetCommit(unknown)", s.SetCommit(ctx, 9999, sha, "hoist"), store.ErrNotFound)
+}
+
+func testMessages(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	r := create(t, s, newRelease("api", "production"))
+	if got, err := s.Messages(ctx, r.ID); err != nil || len(got) != 0 {
+		t.Fatalf("Messages of a new release = %v, %v", got, err)
+	}
+	first := release.MessageRef{Channel: "C_APPROVALS", TS: "1700000000.000100"}
+	if err := s.PutMessage(ctx, r.ID, "approvals", first); err != nil {
+		t.Fatal(err)
+	}
+	second := release.MessageRef{Channel: "C_APPROVALS", TS: "1700000000.000200"}
+	if err := s.PutMessage(ctx, r.ID, "approvals", second); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Messages(ctx, r.ID)
+	if err != nil || len(got) != 1 || got["approvals"] != second {
+		t.Fatalf("Messages = %v, %v; want the second approvals message only", got, err)
+	}
+	if err := s.PutMessage(ctx, 9999, "approvals", first); err == nil {
+		t.Error("PutMessage on an unknown release succeeded")
+	}
 }
 
 // Votes.
