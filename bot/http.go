@@ -61,12 +61,14 @@ type Server struct {
 
 	replies   sync.WaitGroup
 	replySlot chan struct{}
+	replays   *replayGuard
 }
 
 // NewServer builds the front door. ready reports whether Hoist can serve
 // (the store answers); it backs /readyz.
 func NewServer(cfg config.Slack, d Dispatcher, r Responder, ready func(context.Context) error, logger *slog.Logger) *Server {
-	return &Server{cfg: cfg, dispatcher: d, responder: r, ready: ready, logger: logger, replySlot: make(chan struct{}, 16)}
+	return &Server{cfg: cfg, dispatcher: d, responder: r, ready: ready, logger: logger,
+		replySlot: make(chan struct{}, 16), replays: newReplayGuard(time.Now)}
 }
 
 // Handler routes Hoist's HTTP endpoints.
@@ -101,7 +103,7 @@ type slackRequest struct {
 type slackHandler func(w http.ResponseWriter, r *http.Request, req slackRequest)
 
 // verified checks size and signature before anything else happens: an
-// oversized body gets 413, a bad or stale signature 401.
+// oversized body gets 413, a bad, stale or replayed signature 401.
 func (s *Server) verified(next slackHandler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := newRequestID()
@@ -120,6 +122,11 @@ func (s *Server) verified(next slackHandler) http.Handler {
 		if err := verifySignature(r.Header, body, s.cfg.SigningSecret.Reveal()); err != nil {
 			logger.WarnContext(r.Context(), "refused unverified request", "err", err)
 			http.Error(w, "invalid signature", http.StatusUnauthorized)
+			return
+		}
+		if !s.replays.firstSight(r.Header.Get("X-Slack-Signature")) {
+			logger.WarnContext(r.Context(), "refused replayed request")
+			http.Error(w, "replayed request", http.StatusUnauthorized)
 			return
 		}
 		next(w, r, slackRequest{body: body, id: id, logger: logger})

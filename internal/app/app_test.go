@@ -45,7 +45,8 @@ type hoist struct {
 	t      *testing.T
 	url    string
 	slack  *slackapi.Server
-	dbPath string
+	driver string // store driver and DSN Hoist runs on
+	dsn    string
 	logs   *syncBuffer
 	signer slackreq.Signer
 }
@@ -78,15 +79,23 @@ func start(t *testing.T, ports release.Ports, extraEnv ...string) *hoist {
 		slackapi.WithChannel("CPRIVATE", "secret", true, false),
 	)
 	t.Cleanup(sim.Close)
-	h := &hoist{t: t, slack: sim, dbPath: filepath.Join(t.TempDir(), "hoist.db"), logs: &syncBuffer{}, signer: slackreq.Signer{Secret: signingSecret}}
+	h := &hoist{t: t, slack: sim, driver: "sqlite", dsn: filepath.Join(t.TempDir(), "hoist.db"), logs: &syncBuffer{}, signer: slackreq.Signer{Secret: signingSecret}}
 	environ := append([]string{
 		"HOIST_SLACK_API_URL=" + sim.URL(),
 		"HOIST_SLACK_BOT_TOKEN=xoxb-e2e-bot-token",
 		"HOIST_SLACK_SIGNING_SECRET=" + signingSecret,
 		"HOIST_SLACK_TEAM_ID=" + team,
-		"HOIST_STORE_DSN=" + h.dbPath,
+		"HOIST_STORE_DSN=" + h.dsn,
 		"HOIST_RBAC_ADMINS=" + admin + "," + admin2,
 	}, extraEnv...)
+	for _, kv := range extraEnv {
+		if v, ok := strings.CutPrefix(kv, "HOIST_STORE_DRIVER="); ok {
+			h.driver = v
+		}
+		if v, ok := strings.CutPrefix(kv, "HOIST_STORE_DSN="); ok {
+			h.dsn = v
+		}
+	}
 	cfg, err := config.Load("", environ)
 	if err != nil {
 		t.Fatal(err)
@@ -190,7 +199,7 @@ func (h *hoist) click(user, actionID string, id release.ID, responseID string) a
 // openStore opens a second handle on Hoist's database, to look at it.
 func (h *hoist) openStore() store.Store {
 	h.t.Helper()
-	st, err := store.Open(context.Background(), "sqlite", h.dbPath, nil)
+	st, err := store.Open(context.Background(), h.driver, h.dsn, nil)
 	if err != nil {
 		h.t.Fatal(err)
 	}

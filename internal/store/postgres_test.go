@@ -2,14 +2,10 @@ package store_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"net/url"
 	"os"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/hoistbot/hoist/internal/release"
 	"github.com/hoistbot/hoist/internal/store"
@@ -17,60 +13,8 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-const postgresSkip = "set HOIST_TEST_POSTGRES_DSN, e.g. postgres://postgres:postgres@127.0.0.1:5432/hoist_test?sslmode=disable (start one with: pg_ctlcluster 15 main start, or apt-get install -y postgresql)"
-
-// postgresDSN returns a DSN for a fresh schema of the test database, which
-// is dropped when tb ends, or skips tb when no test database is configured.
-func postgresDSN(tb testing.TB) string {
-	tb.Helper()
-	base := os.Getenv("HOIST_TEST_POSTGRES_DSN")
-	if base == "" {
-		tb.Skip(postgresSkip)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		tb.Fatalf("connect to HOIST_TEST_POSTGRES_DSN: %v", err)
-	}
-	defer conn.Close(ctx)
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "hoist_test_" + hex.EncodeToString(b)
-	ident := pgx.Identifier{schema}.Sanitize()
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+ident); err != nil {
-		tb.Fatalf("create schema: %v", err)
-	}
-	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, base)
-		if err != nil {
-			tb.Errorf("drop schema %s: %v", schema, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA "+ident+" CASCADE"); err != nil {
-			tb.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	return withSearchPath(tb, base, schema)
-}
-
-// withSearchPath adds search_path=schema, a runtime parameter, to dsn.
-func withSearchPath(tb testing.TB, dsn, schema string) string {
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		u, err := url.Parse(dsn)
-		if err != nil {
-			tb.Fatal("HOIST_TEST_POSTGRES_DSN is not a valid URL")
-		}
-		q := u.Query()
-		q.Set("search_path", schema)
-		u.RawQuery = q.Encode()
-		return u.String()
-	}
-	return dsn + " search_path=" + schema
-}
+// postgresDSN returns a DSN for a fresh schema of the test database.
+func postgresDSN(tb testing.TB) string { return storetest.PostgresDSN(tb) }
 
 // openPostgres opens a store on dsn and closes it when tb ends.
 func openPostgres(tb testing.TB, dsn string) store.Store {
@@ -89,7 +33,7 @@ func openPostgres(tb testing.TB, dsn string) store.Store {
 
 func TestPostgres(t *testing.T) {
 	if os.Getenv("HOIST_TEST_POSTGRES_DSN") == "" {
-		t.Skip(postgresSkip)
+		t.Skip(storetest.PostgresSkip)
 	}
 	storetest.Run(t, func(t *testing.T) store.Store { return openPostgres(t, postgresDSN(t)) }, storetest.Options{
 		Reopenable: func(t *testing.T) (store.Store, func(t *testing.T) store.Store) {

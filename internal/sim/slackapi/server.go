@@ -248,6 +248,14 @@ func (s *Server) ArchiveChannel(id string) {
 	}
 }
 
+// SetUserGroup replaces the members of user group id, adding the group if
+// it is new, as an admin editing the group in Slack would.
+func (s *Server) SetUserGroup(id string, members ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.groups[id] = append([]string(nil), members...)
+}
+
 // IsMember reports whether the bot is a member of channel id.
 func (s *Server) IsMember(id string) bool {
 	s.mu.Lock()

@@ -286,10 +286,14 @@ func TestConversationInfo(t *testing.T) {
 }
 
 func TestUserGroups(t *testing.T) {
-	_, api := newServer(t)
+	s, api := newServer(t)
 	users, err := api.GetUserGroupMembersContext(t.Context(), adminsGrp)
 	if err != nil || strings.Join(users, ",") != "UADMIN1,UADMIN2" {
 		t.Errorf("members = %v, %v", users, err)
+	}
+	s.SetUserGroup(adminsGrp, "UADMIN1", "UADMIN3")
+	if users, err := api.GetUserGroupMembersContext(t.Context(), adminsGrp); err != nil || strings.Join(users, ",") != "UADMIN1,UADMIN3" {
+		t.Errorf("members after SetUserGroup = %v, %v", users, err)
 	}
 	if _, err := api.GetUserGroupMembersContext(t.Context(), "S0NOPE"); slackError(t, err) != "no_such_subteam" {
 		t.Errorf("unknown group: %v", err)
