@@ -170,7 +170,7 @@ type harness struct {
 	// interval sets the worker's sweep interval (20ms when zero).
 	realTime bool
 	interval time.Duration
-	stop    func()
+	stop     func()
 }
 
 func newHarness(t *testing.T, mutate ...func(*config.Config, *release.Ports)) *harness {
