@@ -151,7 +151,7 @@ func (g *UserGroups) IsMember(ctx context.Context, groupID, user string) (bool, 
 	now := g.now()
 	g.mu.Lock()
 	e := g.freshLocked(groupID, now)
-	if e != nil && true {
+	if e != nil && (e.has(user) || now.Sub(g.tried[groupID]) < g.minRefresh) {
 		g.mu.Unlock()
 		return e.has(user), nil
 	}

@@ -264,7 +264,12 @@ func TestUserGroupsConcurrentLookupsShareOneCall(t *testing.T) {
 				})
 			}
 			started.Wait()
-			<-gate.entered                    // the one call is in flight…
+			select { // the one call is in flight…
+			case <-gate.entered:
+			case <-time.After(5 * time.Second):
+				close(gate.release)
+				t.Fatal("no call to Slack")
+			}
 			time.Sleep(50 * time.Millisecond) // …while the other lookups pile up behind it
 			close(gate.release)
 			done.Wait()
