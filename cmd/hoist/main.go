@@ -11,9 +11,11 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/hoistbot/hoist/bot"
 	"github.com/hoistbot/hoist/internal/app"
 	"github.com/hoistbot/hoist/internal/config"
 )
@@ -79,6 +81,7 @@ func newRootCommand(stdout, stderr io.Writer, environ []string) *cobra.Command {
 		},
 	}
 
+	var offline bool
 	validate := &cobra.Command{
 		Use:   "validate",
 		Short: "Check a configuration and list every problem in it",
@@ -97,10 +100,20 @@ func newRootCommand(stdout, stderr io.Writer, environ []string) *cobra.Command {
 				fmt.Fprintf(stderr, "%d problems\n", len(problems))
 				return fmt.Errorf("configuration has %d problems", len(problems))
 			}
+			if len(cfg.RBAC.AdminGroups) > 0 && !offline {
+				ctx, cancel := context.WithTimeout(cmd.Context(), 15*time.Second)
+				defer cancel()
+				if err := bot.NewUserGroups(app.NewSlackClient(cfg)).Check(ctx, cfg.RBAC.AdminGroups); err != nil {
+					fmt.Fprintln(stderr, err)
+					fmt.Fprintln(stderr, "(checked against Slack; --offline skips this)")
+					return fmt.Errorf("check admin groups: %w", err)
+				}
+			}
 			fmt.Fprintln(stdout, "configuration is valid")
 			return nil
 		},
 	}
+	validate.Flags().BoolVar(&offline, "offline", false, "do not ask Slack whether rbac.admin_groups can be read")
 	configCmd := &cobra.Command{Use: "config", Short: "Work with Hoist's configuration"}
 	configCmd.AddCommand(validate)
 

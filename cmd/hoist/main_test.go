@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/hoistbot/hoist/internal/sim/slackapi"
 )
 
 func run(t *testing.T, environ []string, args ...string) (stdout, stderr string, err error) {
@@ -71,5 +73,32 @@ func TestVersion(t *testing.T) {
 	out, _, err := run(t, nil, "version")
 	if err != nil || out != "hoist dev\n" {
 		t.Fatalf("version: %v, %q", err, out)
+	}
+}
+
+func TestValidateChecksAdminGroupsWithSlack(t *testing.T) {
+	sim := slackapi.New(slackapi.WithoutUserGroups())
+	t.Cleanup(sim.Close)
+	environ := []string{
+		"HOIST_SLACK_API_URL=" + sim.URL(),
+		"HOIST_SLACK_BOT_TOKEN=" + slackapi.DefaultToken,
+		"HOIST_RBAC_ADMIN_GROUPS=S0ADMINS",
+	}
+	_, errOut, err := run(t, environ, "config", "validate")
+	if err == nil || !strings.Contains(errOut, "this Slack workspace's plan has no user groups") || !strings.Contains(errOut, "rbac.admins") {
+		t.Fatalf("validate with a plan without user groups: %v\n%s", err, errOut)
+	}
+	if strings.Contains(errOut, slackapi.DefaultToken) {
+		t.Fatalf("the token was printed:\n%s", errOut)
+	}
+	if _, _, err := run(t, environ, "config", "validate", "--offline"); err != nil {
+		t.Fatalf("--offline still asked Slack: %v", err)
+	}
+
+	withGroup := slackapi.New(slackapi.WithUserGroup("S0ADMINS", "U0ANA"))
+	t.Cleanup(withGroup.Close)
+	environ[0] = "HOIST_SLACK_API_URL=" + withGroup.URL()
+	if out, errOut, err := run(t, environ, "config", "validate"); err != nil {
+		t.Fatalf("validate with a readable group: %v\n%s%s", err, out, errOut)
 	}
 }

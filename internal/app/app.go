@@ -37,6 +37,25 @@ type Options struct {
 	Ready func(addr string)
 	// WorkerInterval overrides how often workers sweep unfinished releases.
 	WorkerInterval time.Duration
+	// GroupMinRefresh overrides how often, at most, an admin group whose
+	// cached members lack a clicker is read again from Slack.
+	GroupMinRefresh time.Duration
+}
+
+// NewSlackClient returns the Slack Web API client the configuration
+// describes.
+func NewSlackClient(cfg *config.Config) *slack.Client {
+	return slack.New(cfg.Slack.BotToken.Reveal(), slack.OptionAPIURL(cfg.Slack.APIURL))
+}
+
+// checkAdminGroups says at start-up, clearly, when the configured admin
+// groups cannot be read: admins listed by user ID still work meanwhile.
+func checkAdminGroups(ctx context.Context, directory *bot.UserGroups, ids []string, logger *slog.Logger) {
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := directory.Check(cctx, ids); err != nil {
+		logger.Error("admin groups cannot be used; only rbac.admins can approve until this is fixed", "problem", err.Error())
+	}
 }
 
 // Run serves Hoist until ctx ends, then drains and stops within
@@ -52,12 +71,22 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	}
 	defer st.Close()
 
+	api := NewSlackClient(cfg)
 	ports := opts.Ports
 	if ports.Chat == nil {
-		api := slack.New(cfg.Slack.BotToken.Reveal(), slack.OptionAPIURL(cfg.Slack.APIURL))
 		ports.Chat = bot.NewNotifier(api, logger)
 	}
-	pol := policy.New(cfg, nil)
+	var groups policy.GroupMembers
+	if len(cfg.RBAC.AdminGroups) > 0 {
+		var groupOpts []bot.UserGroupsOption
+		if opts.GroupMinRefresh > 0 {
+			groupOpts = append(groupOpts, bot.WithMinRefresh(opts.GroupMinRefresh))
+		}
+		directory := bot.NewUserGroups(api, groupOpts...)
+		checkAdminGroups(ctx, directory, cfg.RBAC.AdminGroups, logger)
+		groups = directory
+	}
+	pol := policy.New(cfg, groups)
 	worker := release.NewWorker(cfg, pol, st, ports, release.WorkerOptions{Interval: opts.WorkerInterval}, logger)
 	service := release.NewService(cfg, pol, st, worker, logger)
 	front := bot.NewServer(cfg.Slack, service, ports.Chat, st.Ping, logger)

@@ -72,12 +72,18 @@ func (s *syncBuffer) String() string {
 // Slack simulator through HOIST_* variables, as a user would.
 func start(t *testing.T, ports release.Ports, extraEnv ...string) *hoist {
 	t.Helper()
-	sim := slackapi.New(
+	return startWith(t, ports, nil, extraEnv...)
+}
+
+// startWith is start with more simulator options (user groups, say).
+func startWith(t *testing.T, ports release.Ports, simOpts []slackapi.Option, extraEnv ...string) *hoist {
+	t.Helper()
+	sim := slackapi.New(append([]slackapi.Option{
 		slackapi.WithToken("xoxb-e2e-bot-token"),
 		slackapi.WithChannel(askChannel, "dev", false, true),
 		slackapi.WithChannel(appChannel, "deploys", false, false),
 		slackapi.WithChannel("CPRIVATE", "secret", true, false),
-	)
+	}, simOpts...)...)
 	t.Cleanup(sim.Close)
 	h := &hoist{t: t, slack: sim, driver: "sqlite", dsn: filepath.Join(t.TempDir(), "hoist.db"), logs: &syncBuffer{}, signer: slackreq.Signer{Secret: signingSecret}}
 	environ := append([]string{
@@ -112,7 +118,8 @@ func start(t *testing.T, ports release.Ports, extraEnv ...string) *hoist {
 	done := make(chan error, 1)
 	logger := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	go func() {
-		done <- app.Run(ctx, cfg, app.Options{Logger: logger, Ports: ports, Listener: ln, WorkerInterval: 50 * time.Millisecond})
+		done <- app.Run(ctx, cfg, app.Options{Logger: logger, Ports: ports, Listener: ln,
+			WorkerInterval: 50 * time.Millisecond, GroupMinRefresh: 200 * time.Millisecond})
 	}()
 	t.Cleanup(func() {
 		cancel()

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hoistbot/hoist/bot"
 	"github.com/hoistbot/hoist/internal/release"
+	"github.com/hoistbot/hoist/internal/sim/slackapi"
 	"github.com/hoistbot/hoist/internal/sim/slackreq"
 	"github.com/hoistbot/hoist/internal/store"
 	"github.com/hoistbot/hoist/internal/store/storetest"
@@ -272,4 +273,29 @@ func (h *hoist) waitMessageIn(t *testing.T, ts, want string) {
 // unescapeJSON undoes the HTML escaping encoding/json applies to < > &.
 func unescapeJSON(raw []byte) string {
 	return strings.NewReplacer(`\u003c`, "<", `\u003e`, ">", `\u0026`, "&").Replace(string(raw))
+}
+
+func TestAdminGroups(t *testing.T) {
+	t.Run("a member of an admin group approves", func(t *testing.T) {
+		h := startWith(t, release.Ports{CI: &countingCI{}}, []slackapi.Option{slackapi.WithUserGroup("S0OPS", "U0OPS")},
+			"HOIST_RBAC_ADMIN_GROUPS=S0OPS")
+		st := h.openStore()
+		requestProduction(t, h, st)
+		h.click("U0NEW", bot.ActionApprove, 1, "outsider")
+		if got := h.waitResponse(t, "outsider"); !strings.Contains(got, "members of user group `S0OPS`") {
+			t.Fatalf("outsider answered %q", got)
+		}
+		h.slack.SetUserGroup("S0OPS", "U0OPS", "U0NEW")
+		time.Sleep(250 * time.Millisecond) // the directory refreshes a miss at most every 200ms here (10s by default)
+		h.click("U0NEW", bot.ActionApprove, 1, "joined")
+		if got := h.waitResponse(t, "joined"); got != "Release #1 approved." {
+			t.Fatalf("a user just added to the admin group was answered %q", got)
+		}
+	})
+	t.Run("a plan without user groups is said at start-up", func(t *testing.T) {
+		h := startWith(t, release.Ports{}, []slackapi.Option{slackapi.WithoutUserGroups()}, "HOIST_RBAC_ADMIN_GROUPS=S0OPS")
+		if !strings.Contains(h.logs.String(), "this Slack workspace's plan has no user groups") {
+			t.Fatalf("start-up logs do not say so:\n%s", h.logs.String())
+		}
+	})
 }

@@ -5,6 +5,7 @@ package policy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path"
 	"slices"
@@ -26,9 +27,9 @@ func refuse(format string, args ...any) error {
 	return &Refusal{Reason: fmt.Sprintf(format, args...)}
 }
 
-// GroupMembers tells which users belong to a Slack user group.
+// GroupMembers tells whether a user belongs to a Slack user group.
 type GroupMembers interface {
-	GroupMembers(ctx context.Context, groupID string) ([]string, error)
+	IsMember(ctx context.Context, groupID, user string) (bool, error)
 }
 
 // Policy holds the rules read from configuration.
@@ -214,14 +215,21 @@ func (p *Policy) IsAdmin(ctx context.Context, user string) (bool, error) {
 	if p.groups == nil {
 		return false, nil
 	}
+	// One unreadable group must not hide admins of the others: the error
+	// counts only when no group says yes.
+	var errs []error
 	for _, g := range p.rbac.AdminGroups {
-		members, err := p.groups.GroupMembers(ctx, g)
+		member, err := p.groups.IsMember(ctx, g, user)
 		if err != nil {
-			return false, fmt.Errorf("list members of group %s: %w", g, err)
+			errs = append(errs, err)
+			continue
 		}
-		if slices.Contains(members, user) {
+		if member {
 			return true, nil
 		}
+	}
+	if len(errs) > 0 {
+		return false, fmt.Errorf("check admin groups: %w", errors.Join(errs...))
 	}
 	return false, nil
 }

@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -25,11 +26,11 @@ func seedConfig() *config.Config {
 
 type groups map[string][]string
 
-func (g groups) GroupMembers(_ context.Context, id string) ([]string, error) {
+func (g groups) IsMember(_ context.Context, id, user string) (bool, error) {
 	if id == "SBROKEN" {
-		return nil, errors.New("slack down")
+		return false, errors.New("slack down")
 	}
-	return g[id], nil
+	return slices.Contains(g[id], user), nil
 }
 
 func TestEnvironmentFor(t *testing.T) {
@@ -155,6 +156,15 @@ func TestCheckVote(t *testing.T) {
 				t.Fatalf("err = %v; want %q", err, tt.refusal)
 			}
 		})
+	}
+}
+
+func TestOneBrokenGroupDoesNotHideTheOthers(t *testing.T) {
+	cfg := seedConfig()
+	cfg.RBAC.AdminGroups = []string{"SBROKEN", "SOPS"}
+	err := New(cfg, groups{"SOPS": {"UOPS"}}).CheckVote(context.Background(), "UOPS", "UDEV", "production", 7)
+	if err != nil {
+		t.Fatalf("a member of a readable admin group was refused: %v", err)
 	}
 }
 
