@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"path"
@@ -234,8 +235,8 @@ func (c *Config) validateEnvironments(v *validator) {
 		v.add("environments", "at least one environment is required")
 		return
 	}
-	envNames := sortedKeys(c.Environments)
-	clusterNames := sortedKeys(c.Clusters)
+	envNames := slices.Sorted(maps.Keys(c.Environments))
+	clusterNames := slices.Sorted(maps.Keys(c.Clusters))
 	claims := map[string][]string{} // branch → environments claiming it
 	for _, name := range envNames {
 		e := c.Environments[name]
@@ -315,7 +316,7 @@ func (c *Config) checkNamespace(v *validator, name string, e Environment) {
 	if !glob {
 		branch = Slug(e.Branch)
 	}
-	for _, app := range sortedKeys(c.Apps) {
+	for _, app := range slices.Sorted(maps.Keys(c.Apps)) {
 		if ns := ExpandTemplate(e.Namespace, app, name, branch); !IsDNSLabel(ns) {
 			v.add(key, "expands to %q for app %q, which is not a valid namespace (at most 63 lower-case letters, digits and \"-\")", ns, app)
 			return
@@ -354,7 +355,7 @@ func (c *Config) validateApps(v *validator) {
 		v.add("apps", "at least one app is required")
 		return
 	}
-	for _, name := range sortedKeys(c.Apps) {
+	for _, name := range slices.Sorted(maps.Keys(c.Apps)) {
 		a := c.Apps[name]
 		key := "apps." + name
 		if !IsDNSLabel(name) {
@@ -370,15 +371,6 @@ func (c *Config) validateApps(v *validator) {
 			v.add(key+".deployment", "%q is not a valid Kubernetes name (lower-case letters, digits, \"-\" and \".\")", a.Deployment)
 		}
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func hasKey[V any](m map[string]V, k string) bool {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"path"
 	"slices"
 	"sort"
@@ -108,10 +109,10 @@ func (p *Policy) App(name string) (config.App, error) {
 }
 
 // AppNames lists the configured apps, sorted.
-func (p *Policy) AppNames() []string { return sortedKeys(p.apps) }
+func (p *Policy) AppNames() []string { return slices.Sorted(maps.Keys(p.apps)) }
 
 // EnvironmentNames lists the configured environments, sorted.
-func (p *Policy) EnvironmentNames() []string { return sortedKeys(p.envs) }
+func (p *Policy) EnvironmentNames() []string { return slices.Sorted(maps.Keys(p.envs)) }
 
 // CheckEnvironment refuses a name that is not a configured environment,
 // naming the known ones.
@@ -332,17 +333,8 @@ func Since(t, now time.Time) string {
 	return fmt.Sprintf("%dd ago", int(d.Hours()/24))
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
 func listNames[V any](m map[string]V) string {
-	keys := sortedKeys(m)
+	keys := slices.Sorted(maps.Keys(m))
 	for i, k := range keys {
 		keys[i] = "`" + k + "`"
 	}

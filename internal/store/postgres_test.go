@@ -16,20 +16,8 @@ import (
 // postgresDSN returns a DSN for a fresh schema of the test database.
 func postgresDSN(tb testing.TB) string { return storetest.PostgresDSN(tb) }
 
-// openPostgres opens a store on dsn and closes it when tb ends.
-func openPostgres(tb testing.TB, dsn string) store.Store {
-	tb.Helper()
-	s, err := store.Open(context.Background(), "postgres", dsn, nil)
-	if err != nil {
-		tb.Fatalf("open postgres: %v", err)
-	}
-	tb.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			tb.Errorf("close: %v", err)
-		}
-	})
-	return s
-}
+// openPostgres opens a PostgreSQL store on dsn and closes it when tb ends.
+func openPostgres(tb testing.TB, dsn string) store.Store { return openStore(tb, "postgres", dsn) }
 
 func TestPostgres(t *testing.T) {
 	if os.Getenv("HOIST_TEST_POSTGRES_DSN") == "" {

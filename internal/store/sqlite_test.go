@@ -13,12 +13,12 @@ import (
 	"github.com/hoistbot/hoist/internal/store/storetest"
 )
 
-// openSQLite opens a store on dsn and closes it when tb ends.
-func openSQLite(tb testing.TB, dsn string) store.Store {
+// openStore opens a store and closes it when tb ends.
+func openStore(tb testing.TB, driver, dsn string) store.Store {
 	tb.Helper()
-	s, err := store.Open(context.Background(), "sqlite", dsn, nil)
+	s, err := store.Open(context.Background(), driver, dsn, nil)
 	if err != nil {
-		tb.Fatalf("open sqlite: %v", err)
+		tb.Fatalf("open %s: %v", driver, err)
 	}
 	tb.Cleanup(func() {
 		if err := s.Close(); err != nil {
@@ -27,6 +27,9 @@ func openSQLite(tb testing.TB, dsn string) store.Store {
 	})
 	return s
 }
+
+// openSQLite opens a SQLite store on dsn and closes it when tb ends.
+func openSQLite(tb testing.TB, dsn string) store.Store { return openStore(tb, "sqlite", dsn) }
 
 func tempDB(tb testing.TB) string { return filepath.Join(tb.TempDir(), "hoist.db") }
 
