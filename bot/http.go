@@ -215,32 +215,33 @@ func (s *Server) handleInteraction(w http.ResponseWriter, r *http.Request, req s
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), ackBudget)
-	defer cancel()
 	for _, a := range cb.ActionCallback.BlockActions {
 		if a.ActionID != ActionApprove && a.ActionID != ActionDeny {
 			continue
 		}
-		var reply release.Reply
+		approve := a.ActionID == ActionApprove
 		id, err := release.ParseID(a.Value)
-		if err == nil {
-			reply, err = s.dispatcher.Vote(ctx, cb.User.ID, id, a.ActionID == ActionApprove, "")
-		}
 		if err != nil {
-			logger.ErrorContext(ctx, "handle vote", "action", a.ActionID, "value", a.Value, "err", err)
-			reply = apology(req.id)
+			logger.WarnContext(r.Context(), "refused click with a bad release id", "action", a.ActionID, "value", a.Value)
+			continue
 		}
-		s.replyLater(cb.ResponseURL, reply.Text, logger)
+		s.later(cb.ResponseURL, logger, func(ctx context.Context) release.Reply {
+			reply, err := s.dispatcher.Vote(ctx, cb.User.ID, id, approve, "")
+			if err != nil {
+				logger.ErrorContext(ctx, "handle vote", "action", a.ActionID, "release", id, "err", err)
+				return apology(req.id)
+			}
+			return reply
+		})
 	}
 	w.WriteHeader(http.StatusOK)
 }
 
-// replyLater sends an ephemeral reply through the response URL in the
-// background, so that Slack's acknowledgement is never held up by it.
-func (s *Server) replyLater(responseURL, text string, logger *slog.Logger) {
-	if responseURL == "" || text == "" {
-		return
-	}
+// later runs a click's work after Slack has had its acknowledgement (the
+// vote may need to ask Slack who is in an admin group), and sends its
+// answer as an ephemeral reply through the response URL. At most
+// cap(replySlot) run at once; Drain waits for them.
+func (s *Server) later(responseURL string, logger *slog.Logger, work func(context.Context) release.Reply) {
 	s.replies.Add(1)
 	go func() {
 		defer s.replies.Done()
@@ -248,7 +249,11 @@ func (s *Server) replyLater(responseURL, text string, logger *slog.Logger) {
 		defer func() { <-s.replySlot }()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if err := s.responder.Respond(ctx, responseURL, text); err != nil {
+		reply := work(ctx)
+		if responseURL == "" || reply.Text == "" {
+			return
+		}
+		if err := s.responder.Respond(ctx, responseURL, reply.Text); err != nil {
 			logger.WarnContext(ctx, "send reply", "err", err)
 		}
 	}()

@@ -93,10 +93,27 @@ func (s *Service) Handle(ctx context.Context, req Request) (Reply, error) {
 	reply, err := s.dispatch(ctx, req)
 	var refusal *policy.Refusal
 	if errors.As(err, &refusal) {
-		s.auditRefusal(ctx, req, refusal.Reason)
+		s.audit(ctx, req, "refuse", string(req.Command.Verb)+": "+refusal.Reason)
 		return Reply{Text: refusal.Reason}, nil
 	}
+	if err == nil && readOnly(req.Command.Verb) {
+		s.audit(ctx, req, "query", queryText(req.Command))
+	}
 	return reply, err
+}
+
+// readOnly reports whether a verb only reads; the others audit what they
+// change as they change it.
+func readOnly(v commands.Verb) bool {
+	switch v {
+	case commands.VerbStatus, commands.VerbHistory, commands.VerbEnvList, commands.VerbHelp:
+		return true
+	}
+	return false
+}
+
+func queryText(c commands.Command) string {
+	return strings.TrimSpace(strings.Join([]string{string(c.Verb), c.App, c.Env, c.Topic}, " "))
 }
 
 func (s *Service) dispatch(ctx context.Context, req Request) (Reply, error) {
@@ -504,11 +521,11 @@ func (s *Service) cancel(ctx context.Context, req Request) (Reply, error) {
 	return Reply{}, &policy.Refusal{Reason: fmt.Sprintf("Release #%d already ended: it is %s.", id, StateText(r.State))}
 }
 
-func (s *Service) auditRefusal(ctx context.Context, req Request, reason string) {
-	detail := string(req.Command.Verb) + ": " + reason
-	err := s.store.Audit(ctx, Event{At: s.now(), Actor: req.User, Action: "refuse", ReleaseID: ID(req.Command.ID), Env: req.Command.Env, Detail: detail})
+// audit records a request that changed nothing: a refusal or a query.
+func (s *Service) audit(ctx context.Context, req Request, action, detail string) {
+	err := s.store.Audit(ctx, Event{At: s.now(), Actor: req.User, Action: action, ReleaseID: ID(req.Command.ID), Env: req.Command.Env, Detail: detail})
 	if err != nil {
-		s.logger.ErrorContext(ctx, "audit refusal", "err", err)
+		s.logger.ErrorContext(ctx, "audit request", "action", action, "err", err)
 	}
 }
 

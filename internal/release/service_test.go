@@ -346,6 +346,19 @@ func TestStatusAndHistory(t *testing.T) {
 	if got := h.do(dev, "status web").Text; !strings.Contains(got, "Unknown app `web`. Known apps: `api`.") {
 		t.Errorf("status web: %q", got)
 	}
+	events, err := h.store.Events(context.Background(), release.EventFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	queries := 0
+	for _, e := range events {
+		if e.Action == "query" && e.Actor == dev {
+			queries++
+		}
+	}
+	if queries != 3 {
+		t.Errorf("queries audited = %d; want status, history and history staging", queries)
+	}
 }
 
 func TestHelpComesFromTheCommandTable(t *testing.T) {
