@@ -41,3 +41,15 @@ type Environment struct {
 	ExpiresAt   time.Time
 	LastRelease ID
 }
+
+// Build is what Hoist remembers of a release's pipeline run, stored as it
+// becomes known so that a restart follows the same build, from the same
+// log offset, and never triggers a second one.
+type Build struct {
+	ReleaseID ID
+	Job       string
+	QueueID   int64 // zero until triggered
+	Number    int64 // zero until the queue item became a build
+	URL       string
+	LogOffset int64 // bytes of the console log already read and kept
+}

@@ -32,10 +32,31 @@ var _ Store = (*sqlStore)(nil)
 
 // start checks the connection and brings the schema up to date.
 func (s *sqlStore) start(ctx context.Context) error {
-	if err := s.w.PingContext(ctx); err != nil {
+	if err := s.connect(ctx); err != nil {
 		return fmt.Errorf("connect: %w", err)
 	}
 	return s.migrate(ctx)
+}
+
+// connect opens the first connection. Several processes opening one new
+// SQLite file at once can meet "database is locked" while one of them
+// switches it to WAL, which SQLite's busy timeout does not cover: that is
+// retried for a few seconds.
+func (s *sqlStore) connect(ctx context.Context) error {
+	wait := 10 * time.Millisecond
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		err := s.w.PingContext(ctx)
+		if err == nil || !strings.Contains(err.Error(), "SQLITE_BUSY") || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 500*time.Millisecond)
+	}
 }
 
 func (s *sqlStore) now() time.Time { return normTime(time.Now()) }

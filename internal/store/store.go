@@ -52,6 +52,19 @@ type Store interface {
 	// SetCommit records the full commit SHA the release's ref resolved to.
 	SetCommit(ctx context.Context, id release.ID, commit, actor string) error
 
+	// GetBuild returns what is known of the release's pipeline run; ErrNotFound before it was triggered.
+	GetBuild(ctx context.Context, id release.ID) (release.Build, error)
+	// PutBuild records the job, queue item, build number and URL as they
+	// become known (the log offset moves only with AppendLog), auditing a
+	// new queue item or build.
+	PutBuild(ctx context.Context, b release.Build) error
+	// AppendLog keeps the console bytes read from offset and moves the
+	// build's log offset to next, if and only if it was at offset
+	// (ErrConflict otherwise), so that no byte is kept twice.
+	AppendLog(ctx context.Context, id release.ID, offset int64, data []byte, next int64) error
+	// Log returns the console log kept so far.
+	Log(ctx context.Context, id release.ID) ([]byte, error)
+
 	// AddVote records a vote on a release awaiting approval; a second vote
 	// by the same voter on the same release changes nothing and returns
 	// added=false. A release in any other state takes no votes: ErrConflict.

@@ -54,6 +54,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, opts ...Options) {
 		{"AddVote/Race", testVoteRace},
 		{"AddVote/NotFound", testVoteNotFound},
 		{"Messages", testMessages},
+		{"Builds", testBuilds},
+		{"Builds/LogRace", testBuildLogRace},
 		{"AddVote/OnlyWhileAwaiting", testVoteOnlyWhileAwaiting},
 		{"AddVote/RaceWithDecision", testVoteRaceWithDecision},
 		{"Lock/OtherOwner", testLockOtherOwner},
@@ -517,6 +519,70 @@ func testMessages(t *testing.T, s store.Store) {
 	}
 	if err := s.PutMessage(ctx, 9999, "approvals", first); err == nil {
 		t.Error("PutMessage on an unknown release succeeded")
+	}
+}
+
+func testBuilds(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	r := create(t, s, newRelease("api", "staging"))
+	if _, err := s.GetBuild(ctx, r.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("GetBuild before any: %v", err)
+	}
+	b := release.Build{ReleaseID: r.ID, Job: "api/staging", QueueID: 17}
+	if err := s.PutBuild(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	b.Number, b.URL = 4, "http://jenkins/job/api/job/staging/4/"
+	if err := s.PutBuild(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutBuild(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	for _, chunk := range []struct {
+		from, to int64
+		data     string
+	}{{0, 6, "hello\n"}, {6, 6, ""}, {6, 12, "world\n"}} {
+		if err := s.AppendLog(ctx, r.ID, chunk.from, []byte(chunk.data), chunk.to); err != nil {
+			t.Fatalf("AppendLog(%d): %v", chunk.from, err)
+		}
+	}
+	if err := s.AppendLog(ctx, r.ID, 6, []byte("world\n"), 12); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("AppendLog at a stale offset: %v; want ErrConflict", err)
+	}
+	got, err := s.GetBuild(ctx, r.ID)
+	if err != nil || got != (release.Build{ReleaseID: r.ID, Job: "api/staging", QueueID: 17, Number: 4, URL: b.URL, LogOffset: 12}) {
+		t.Fatalf("GetBuild = %+v, %v", got, err)
+	}
+	log, err := s.Log(ctx, r.ID)
+	if err != nil || string(log) != "hello\nworld\n" {
+		t.Fatalf("Log = %q, %v", log, err)
+	}
+	es := eventsOf(t, s, "build", r.ID)
+	if len(es) != 2 || es[0].Detail != "build api/staging queued as item 17" || es[1].Detail != "build api/staging #4 started" {
+		t.Errorf("build events = %+v", es)
+	}
+}
+
+// testBuildLogRace appends the same chunk from many goroutines: it is kept once.
+func testBuildLogRace(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	r := create(t, s, newRelease("api", "staging"))
+	if err := s.PutBuild(ctx, release.Build{ReleaseID: r.ID, Job: "api/staging", QueueID: 1, Number: 1}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() {
+			err := s.AppendLog(ctx, r.ID, 0, []byte("line\n"), 5)
+			if err != nil && !errors.Is(err, store.ErrConflict) {
+				t.Errorf("AppendLog: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if log, err := s.Log(ctx, r.ID); err != nil || string(log) != "line\n" {
+		t.Fatalf("Log = %q, %v; want the chunk once", log, err)
 	}
 }
 
