@@ -44,6 +44,9 @@ type Slack struct {
 	TeamID          string   `mapstructure:"team_id"`
 	AllowedChannels []string `mapstructure:"allowed_channels"`
 	NotifyChannel   string   `mapstructure:"notify_channel"`
+	// UpdateBudgetPerMinute is how many chat.update calls a minute Hoist
+	// allows itself across the workspace (Slack's Tier 3 is about 50).
+	UpdateBudgetPerMinute int `mapstructure:"update_budget_per_minute"`
 }
 
 // RBAC says who is an admin and how approvals are counted.
@@ -70,6 +73,9 @@ type Jenkins struct {
 	URL   string `mapstructure:"url"`
 	User  string `mapstructure:"user"`
 	Token Secret `mapstructure:"token"`
+	// RedactPatterns are regular expressions whose matches are replaced
+	// in build logs before they are uploaded to Slack.
+	RedactPatterns []string `mapstructure:"redact_patterns"`
 }
 
 // GitHub locates the SCM API.

@@ -25,15 +25,16 @@ const EnvPrefix = "HOIST_"
 
 // defaults are the values of keys the configuration may leave out.
 var defaults = map[string]any{
-	"server.listen":            "127.0.0.1:8080",
-	"slack.mode":               "http",
-	"slack.api_url":            "https://slack.com/api/",
-	"rbac.allow_self_approval": false,
-	"rbac.required_approvals":  1,
-	"approvals.timeout":        "30m",
-	"store.driver":             "sqlite",
-	"store.dsn":                "hoist.db",
-	"github.base_url":          "https://api.github.com/",
+	"server.listen":                  "127.0.0.1:8080",
+	"slack.mode":                     "http",
+	"slack.api_url":                  "https://slack.com/api/",
+	"slack.update_budget_per_minute": 50,
+	"rbac.allow_self_approval":       false,
+	"rbac.required_approvals":        1,
+	"approvals.timeout":              "30m",
+	"store.driver":                   "sqlite",
+	"store.dsn":                      "hoist.db",
+	"github.base_url":                "https://api.github.com/",
 }
 
 // Load reads the configuration from the YAML file at path or, when path is
@@ -165,9 +166,12 @@ func applyEnv(v *viper.Viper, environ []string) {
 		if value == "" {
 			continue
 		}
-		if listKeys[key] {
+		switch {
+		case key == "jenkins.redact_patterns":
+			v.Set(key, []string{value}) // a pattern may hold commas and spaces
+		case listKeys[key]:
 			v.Set(key, splitList(value))
-		} else {
+		default:
 			v.Set(key, value)
 		}
 	}

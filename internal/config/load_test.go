@@ -307,7 +307,7 @@ apps:
 	assertNoProblems(t, c)
 	want := Config{
 		Server:    Server{Listen: "127.0.0.1:8080"},
-		Slack:     Slack{Mode: "http", BotToken: "xoxb-1", SigningSecret: "s", APIURL: "https://slack.com/api/"},
+		Slack:     Slack{Mode: "http", BotToken: "xoxb-1", SigningSecret: "s", APIURL: "https://slack.com/api/", UpdateBudgetPerMinute: 50},
 		RBAC:      RBAC{RequiredApprovals: 1},
 		Approvals: Approvals{Timeout: 30 * time.Minute},
 		Store:     Store{Driver: "sqlite", DSN: "hoist.db"},
@@ -388,5 +388,25 @@ func TestExamplePlaceholdersAreNamed(t *testing.T) {
 	}
 	if got := c.Placeholders(); len(got) != 0 {
 		t.Errorf("Placeholders() = %q after setting both", got)
+	}
+}
+
+func TestRedactPatternFromEnvIsOnePattern(t *testing.T) {
+	c, err := Load("", []string{`HOIST_JENKINS_REDACT_PATTERNS=secret=[^, ]+`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Jenkins.RedactPatterns; len(got) != 1 || got[0] != `secret=[^, ]+` {
+		t.Fatalf("RedactPatterns = %q", got)
+	}
+	c.Jenkins.RedactPatterns = []string{"("}
+	found := false
+	for _, p := range c.Validate() {
+		if p.Key == "jenkins.redact_patterns[0]" && strings.Contains(p.Message, "not a regular expression") {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("a bad pattern passed validation: %v", c.Validate())
 	}
 }

@@ -204,6 +204,14 @@ func (c *Config) validateRBAC(v *validator) {
 			v.add("rbac.admin_groups", "%q is not a Slack user group ID (like \"S012AB3CD\")", g)
 		}
 	}
+	if c.Slack.UpdateBudgetPerMinute < 1 {
+		v.add("slack.update_budget_per_minute", "must be at least 1; got %d", c.Slack.UpdateBudgetPerMinute)
+	}
+	for i, p := range c.Jenkins.RedactPatterns {
+		if _, err := regexp.Compile(p); err != nil {
+			v.add(fmt.Sprintf("jenkins.redact_patterns[%d]", i), "not a regular expression: %v", err)
+		}
+	}
 	if c.RBAC.RequiredApprovals < 1 {
 		v.add("rbac.required_approvals", "must be at least 1; got %d", c.RBAC.RequiredApprovals)
 	}
