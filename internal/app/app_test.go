@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -33,12 +34,28 @@ const (
 	developer     = "UDEV1"
 )
 
-// instantCI is a build server whose builds succeed at once.
-type instantCI struct{}
+// instantPipeline is a build server whose builds succeed at once, and
+// counts the builds it is asked for.
+type instantPipeline struct{ builds atomic.Int64 }
 
-func (instantCI) Build(context.Context, release.Release) (release.BuildResult, error) {
-	return release.BuildResult{OK: true, Summary: "build #7 succeeded"}, nil
+func (p *instantPipeline) Trigger(context.Context, release.BuildRequest) (int64, error) {
+	return p.builds.Add(1), nil
 }
+
+func (p *instantPipeline) WaitForBuild(_ context.Context, job string, queueID int64) (int64, string, error) {
+	return 7, "http://jenkins.test/job/" + job + "/7/", nil
+}
+
+func (p *instantPipeline) Status(context.Context, string, int64) (release.BuildStatus, error) {
+	return release.BuildStatus{Result: "SUCCESS", Estimated: -1}, nil
+}
+
+func (p *instantPipeline) ReadLog(_ context.Context, _ string, _ int64, offset int64) (release.LogChunk, error) {
+	return release.LogChunk{Next: offset}, nil
+}
+
+func (p *instantPipeline) CancelQueued(context.Context, int64) error  { return nil }
+func (p *instantPipeline) Stop(context.Context, string, int64) error { return nil }
 
 // hoist is a running Hoist on loopback, talking to a Slack simulator.
 type hoist struct {

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,14 +16,6 @@ import (
 	"github.com/hoistbot/hoist/internal/store"
 	"github.com/hoistbot/hoist/internal/store/storetest"
 )
-
-// countingCI counts the builds it is asked for; each succeeds at once.
-type countingCI struct{ builds atomic.Int64 }
-
-func (c *countingCI) Build(context.Context, release.Release) (release.BuildResult, error) {
-	c.builds.Add(1)
-	return release.BuildResult{OK: true, Summary: "build succeeded"}, nil
-}
 
 // requestProduction asks for a production deploy as developer and waits
 // for its card.
@@ -71,8 +62,8 @@ func TestHundredConcurrentApprovals(t *testing.T) {
 			if driver == "postgres" {
 				env = append(env, "HOIST_STORE_DRIVER=postgres", "HOIST_STORE_DSN="+storetest.PostgresDSN(t))
 			}
-			ci := &countingCI{}
-			h := start(t, release.Ports{CI: ci}, env...)
+			ci := &instantPipeline{}
+			h := start(t, release.Ports{Pipeline: ci}, env...)
 			st := h.openStore()
 			requestProduction(t, h, st)
 
@@ -138,7 +129,7 @@ func TestHundredConcurrentApprovals(t *testing.T) {
 
 func TestApprovalRules(t *testing.T) {
 	t.Run("self-approval refused", func(t *testing.T) {
-		h := start(t, release.Ports{CI: &countingCI{}})
+		h := start(t, release.Ports{Pipeline: &instantPipeline{}})
 		st := h.openStore()
 		h.command(admin, "/deploy", "api master")
 		h.waitRelease(st, 1, release.AwaitingApproval)
@@ -152,7 +143,7 @@ func TestApprovalRules(t *testing.T) {
 		assertAudited(t, st, "refuse", admin)
 	})
 	t.Run("self-approval allowed by config", func(t *testing.T) {
-		h := start(t, release.Ports{CI: &countingCI{}}, "HOIST_RBAC_ALLOW_SELF_APPROVAL=true")
+		h := start(t, release.Ports{Pipeline: &instantPipeline{}}, "HOIST_RBAC_ALLOW_SELF_APPROVAL=true")
 		st := h.openStore()
 		h.command(admin, "/deploy", "api master")
 		h.waitRelease(st, 1, release.AwaitingApproval)
@@ -160,7 +151,7 @@ func TestApprovalRules(t *testing.T) {
 		h.waitRelease(st, 1, release.Succeeded)
 	})
 	t.Run("two of two", func(t *testing.T) {
-		h := start(t, release.Ports{CI: &countingCI{}}, "HOIST_RBAC_REQUIRED_APPROVALS=2")
+		h := start(t, release.Ports{Pipeline: &instantPipeline{}}, "HOIST_RBAC_REQUIRED_APPROVALS=2")
 		st := h.openStore()
 		r := requestProduction(t, h, st)
 		h.click(admin, bot.ActionApprove, 1, "first")
@@ -177,7 +168,7 @@ func TestApprovalRules(t *testing.T) {
 		h.waitMessageIn(t, r.MessageTS, "Approved by <@UADMIN1>, <@UADMIN2>")
 	})
 	t.Run("deny with reason", func(t *testing.T) {
-		h := start(t, release.Ports{CI: &countingCI{}})
+		h := start(t, release.Ports{Pipeline: &instantPipeline{}})
 		st := h.openStore()
 		r := requestProduction(t, h, st)
 		if a := h.command(admin, "/hoist", "deny 1 not during the freeze"); a.reply.Text != "Release #1 denied." {
@@ -187,6 +178,7 @@ func TestApprovalRules(t *testing.T) {
 		if r2.StateReason != "denied by <@UADMIN1>: not during the freeze" {
 			t.Errorf("reason = %q", r2.StateReason)
 		}
+		h.waitMessageIn(t, r.MessageTS, "⛔ *Denied*")
 		h.waitMessageIn(t, r.MessageTS, "Denied by <@UADMIN1>")
 		msg, _ := h.slack.Message(askChannel, r.MessageTS)
 		if strings.Contains(string(msg.Blocks), bot.ActionApprove) {
@@ -198,7 +190,7 @@ func TestApprovalRules(t *testing.T) {
 		}
 	})
 	t.Run("expiry updates the card", func(t *testing.T) {
-		h := start(t, release.Ports{CI: &countingCI{}}, "HOIST_APPROVALS_TIMEOUT=1s")
+		h := start(t, release.Ports{Pipeline: &instantPipeline{}}, "HOIST_APPROVALS_TIMEOUT=1s")
 		st := h.openStore()
 		r := requestProduction(t, h, st)
 		h.waitRelease(st, 1, release.Expired)
@@ -212,7 +204,7 @@ func TestApprovalRules(t *testing.T) {
 		}
 	})
 	t.Run("forged and replayed clicks", func(t *testing.T) {
-		h := start(t, release.Ports{CI: &countingCI{}})
+		h := start(t, release.Ports{Pipeline: &instantPipeline{}})
 		st := h.openStore()
 		requestProduction(t, h, st)
 		body := slackreq.BlockAction{TeamID: team, ChannelID: askChannel, UserID: admin, ActionID: bot.ActionApprove,
@@ -277,7 +269,7 @@ func unescapeJSON(raw []byte) string {
 
 func TestAdminGroups(t *testing.T) {
 	t.Run("a member of an admin group approves", func(t *testing.T) {
-		h := startWith(t, release.Ports{CI: &countingCI{}}, []slackapi.Option{slackapi.WithUserGroup("S0OPS", "U0OPS")},
+		h := startWith(t, release.Ports{Pipeline: &instantPipeline{}}, []slackapi.Option{slackapi.WithUserGroup("S0OPS", "U0OPS")},
 			"HOIST_RBAC_ADMIN_GROUPS=S0OPS")
 		st := h.openStore()
 		requestProduction(t, h, st)

@@ -113,7 +113,7 @@ func snapshot(t *testing.T, st store.Store) state {
 // TestProductionDeployThroughSlack walks one release through the real
 // HTTP endpoints, the real notifier and a Slack API server on loopback.
 func TestProductionDeployThroughSlack(t *testing.T) {
-	h := start(t, release.Ports{CI: instantCI{}})
+	h := start(t, release.Ports{Pipeline: &instantPipeline{}})
 	st := h.openStore()
 
 	a := h.command(developer, "/deploy", "api master")
@@ -145,7 +145,7 @@ func TestProductionDeployThroughSlack(t *testing.T) {
 		t.Fatalf("admin click: %+v", a)
 	}
 	r = h.waitRelease(st, 1, release.Succeeded)
-	if r.StateReason != "build #7 succeeded; rollout not watched: Hoist has no connection to cluster main" {
+	if r.StateReason != "build <http://jenkins.test/job/api/production/7/|#7> success; rollout not watched: Hoist has no connection to cluster main" {
 		t.Errorf("reason = %q", r.StateReason)
 	}
 	h.waitMessage("Release #1 succeeded")
@@ -225,7 +225,7 @@ func TestStatusHistoryAndHelpAnswerFromTheStore(t *testing.T) {
 	h.command(developer, "/deploy", "api feature-x")
 	st := h.openStore()
 	r := h.waitRelease(st, 1, release.Failed)
-	if !strings.Contains(r.StateReason, "no build server is connected") {
+	if !strings.Contains(r.StateReason, "no build server is connected to Hoist (set jenkins.url)") {
 		t.Fatalf("reason = %q", r.StateReason)
 	}
 	if a := h.command(developer, "/hoist", "history api"); !strings.Contains(a.reply.Text, "#1 deploy `api` `feature-x` → *test* — failed") {

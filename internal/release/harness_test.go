@@ -27,11 +27,15 @@ type fakeChat struct {
 	announced []string
 	responded []string
 	cannot    map[string]bool // channels the bot cannot post in
+	thread    []string
+	views     map[string][]release.BuildView // live build messages by ts
+	uploads   map[string]string
 	changed   chan struct{}
 }
 
 func newFakeChat() *fakeChat {
-	return &fakeChat{cards: map[string]release.Card{}, cannot: map[string]bool{}, changed: make(chan struct{}, 1000)}
+	return &fakeChat{cards: map[string]release.Card{}, cannot: map[string]bool{}, changed: make(chan struct{}, 1000),
+		views: map[string][]release.BuildView{}, uploads: map[string]string{}}
 }
 
 func (c *fakeChat) notify() {
@@ -78,7 +82,38 @@ func (c *fakeChat) Permalink(_ context.Context, ref release.MessageRef) (string,
 	return "https://example.slack.com/archives/" + ref.Channel + "/p" + strings.ReplaceAll(ref.TS, ".", ""), nil
 }
 
-func (c *fakeChat) PostThread(context.Context, release.MessageRef, string) error { return nil }
+func (c *fakeChat) PostThread(_ context.Context, card release.MessageRef, text string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	defer c.notify()
+	c.thread = append(c.thread, text)
+	return nil
+}
+
+func (c *fakeChat) PostBuild(_ context.Context, card release.MessageRef, v release.BuildView) (release.MessageRef, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	defer c.notify()
+	ref := release.MessageRef{Channel: card.Channel, TS: fmt.Sprintf("1700000001.%06d", len(c.views)+1)}
+	c.views[ref.TS] = append(c.views[ref.TS], v)
+	return ref, nil
+}
+
+func (c *fakeChat) UpdateBuild(_ context.Context, ref release.MessageRef, v release.BuildView) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	defer c.notify()
+	c.views[ref.TS] = append(c.views[ref.TS], v)
+	return nil
+}
+
+func (c *fakeChat) UploadLog(_ context.Context, _ release.MessageRef, name string, log []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	defer c.notify()
+	c.uploads[name] = string(log)
+	return nil
+}
 
 func (c *fakeChat) Respond(_ context.Context, _ string, text string) error {
 	c.mu.Lock()
@@ -88,36 +123,104 @@ func (c *fakeChat) Respond(_ context.Context, _ string, text string) error {
 	return nil
 }
 
-// fakeCI runs builds that end when the test says, or at once.
-type fakeCI struct {
-	mu      sync.Mutex
-	calls   map[release.ID]int
-	result  release.BuildResult
-	block   chan struct{} // when set, builds wait for it (or their context)
-	started chan release.ID
+// fakePipeline is a build server whose builds print log and end when the
+// test says, or at once.
+type fakePipeline struct {
+	mu        sync.Mutex
+	triggers  map[string]int // by RELEASE_ID
+	result    string
+	log       string
+	block     chan struct{} // when set, builds run until it is closed
+	started   chan release.ID
+	queueSeq  int64
+	releaseOf map[int64]release.ID
+	stopped   []int64
+	reads     int
+	bytesRead int
+	failWith  error // when set, Trigger fails with it
 }
 
-func (f *fakeCI) Build(ctx context.Context, r release.Release) (release.BuildResult, error) {
+func newFakePipeline() *fakePipeline {
+	return &fakePipeline{triggers: map[string]int{}, releaseOf: map[int64]release.ID{}, result: "SUCCESS",
+		log: "[Pipeline] stage\n+ make build\nok\n[Pipeline] End of Pipeline\nFinished: SUCCESS\n"}
+}
+
+func (f *fakePipeline) Trigger(_ context.Context, req release.BuildRequest) (int64, error) {
 	f.mu.Lock()
-	f.calls[r.ID]++
+	if f.failWith != nil {
+		f.mu.Unlock()
+		return 0, f.failWith
+	}
+	f.queueSeq++
+	id := f.queueSeq
+	f.triggers[req.Params["RELEASE_ID"]]++
+	rid, _ := release.ParseID(req.Params["RELEASE_ID"])
+	f.releaseOf[id] = rid
+	started := f.started
 	f.mu.Unlock()
-	if f.started != nil {
-		f.started <- r.ID
+	if started != nil {
+		started <- rid
 	}
-	if f.block != nil {
-		select {
-		case <-f.block:
-		case <-ctx.Done():
-			return release.BuildResult{}, ctx.Err()
-		}
-	}
-	return f.result, nil
+	return id, nil
 }
 
-func (f *fakeCI) builds(id release.ID) int {
+func (f *fakePipeline) WaitForBuild(_ context.Context, job string, queueID int64) (int64, string, error) {
+	return queueID, fmt.Sprintf("http://jenkins.test/job/%s/%d/", job, queueID), nil
+}
+
+func (f *fakePipeline) running() bool {
+	if f.block == nil {
+		return false
+	}
+	select {
+	case <-f.block:
+		return false
+	default:
+		return true
+	}
+}
+
+func (f *fakePipeline) Status(_ context.Context, _ string, number int64) (release.BuildStatus, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.calls[id]
+	if f.running() {
+		return release.BuildStatus{Building: true, Estimated: -1}, nil
+	}
+	return release.BuildStatus{Result: f.result, Estimated: time.Minute}, nil
+}
+
+func (f *fakePipeline) ReadLog(_ context.Context, _ string, _ int64, offset int64) (release.LogChunk, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	end := int64(len(f.log))
+	running := f.running()
+	if running {
+		end /= 2 // half the log is written while the build runs
+	}
+	data := []byte(f.log[min(offset, end):end])
+	f.reads++
+	f.bytesRead += len(data)
+	return release.LogChunk{Data: data, Next: max(offset, end), More: running}, nil
+}
+
+func (f *fakePipeline) CancelQueued(_ context.Context, queueID int64) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.stopped = append(f.stopped, -queueID)
+	return nil
+}
+
+func (f *fakePipeline) Stop(_ context.Context, _ string, number int64) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.stopped = append(f.stopped, number)
+	return nil
+}
+
+func (f *fakePipeline) builds(id release.ID) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.triggers[id.String()]
 }
 
 type fakeSCM map[string]string
@@ -147,9 +250,9 @@ func testConfig() *config.Config {
 		Approvals: config.Approvals{Timeout: 30 * time.Minute},
 		Clusters:  map[string]config.Cluster{"main": {}},
 		Environments: map[string]config.Environment{
-			"production": {Branch: "master", Protected: true, Cluster: "main", Namespace: "{app}-production"},
-			"staging":    {Branch: "latest", Protected: true, PromotesTo: "production", Cluster: "main", Namespace: "{app}-staging"},
-			"test":       {Branch: "*", Ephemeral: true, TTL: 72 * time.Hour, Cluster: "main", Namespace: "{app}-{branch}"},
+			"production": {Branch: "master", Protected: true, Cluster: "main", Namespace: "{app}-production", JenkinsJob: "{app}/production"},
+			"staging":    {Branch: "latest", Protected: true, PromotesTo: "production", Cluster: "main", Namespace: "{app}-staging", JenkinsJob: "{app}/staging"},
+			"test":       {Branch: "*", Ephemeral: true, TTL: 72 * time.Hour, Cluster: "main", Namespace: "{app}-{branch}", JenkinsJob: "{app}/preview"},
 		},
 		Apps: map[string]config.App{"api": {Repo: "acme/api", Deployment: "api", Channel: "CAPI"}},
 	}
@@ -160,7 +263,7 @@ type harness struct {
 	cfg     *config.Config
 	store   store.Store
 	chat    *fakeChat
-	ci      *fakeCI
+	ci      *fakePipeline
 	ports   release.Ports
 	svc     *release.Service
 	worker  *release.Worker
@@ -182,9 +285,9 @@ func newHarness(t *testing.T, mutate ...func(*config.Config, *release.Ports)) *h
 	}
 	t.Cleanup(func() { st.Close() })
 	h := &harness{t: t, cfg: testConfig(), store: st, chat: newFakeChat(),
-		ci:  &fakeCI{calls: map[release.ID]int{}, result: release.BuildResult{OK: true, Summary: "build #1 succeeded"}},
+		ci:  newFakePipeline(),
 		now: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}
-	h.ports = release.Ports{Chat: h.chat, CI: h.ci, SCM: fakeSCM{"master": sha("a"), "latest": sha("b"), "feature-x": sha("c"), "v1": sha("d"), "feature/Login_v2": sha("e")}, Cluster: fakeCluster{}}
+	h.ports = release.Ports{Chat: h.chat, BuildChat: h.chat, Pipeline: h.ci, SCM: fakeSCM{"master": sha("a"), "latest": sha("b"), "feature-x": sha("c"), "v1": sha("d"), "feature/Login_v2": sha("e")}, Cluster: fakeCluster{}}
 	for _, m := range mutate {
 		m(h.cfg, &h.ports)
 	}
@@ -219,7 +322,8 @@ func (h *harness) startWorker() {
 	if interval == 0 {
 		interval = 20 * time.Millisecond
 	}
-	h.worker = release.NewWorker(h.cfg, pol, h.store, h.ports, release.WorkerOptions{Interval: interval}, logger)
+	h.worker = release.NewWorker(h.cfg, pol, h.store, h.ports, release.WorkerOptions{Interval: interval, LogPoll: 5 * time.Millisecond,
+		Redact: func(b []byte) []byte { return []byte(strings.ReplaceAll(string(b), "s3cr3t", "[REDACTED]")) }}, logger)
 	if !h.realTime {
 		h.worker.SetClock(h.clock)
 	}

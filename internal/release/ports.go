@@ -53,24 +53,6 @@ type SCM interface {
 	ResolveCommit(ctx context.Context, repo, ref string) (string, error)
 }
 
-// BuildResult is how a pipeline run ended.
-type BuildResult struct {
-	OK      bool
-	Summary string // e.g. "FAILURE" or "build #12 succeeded"
-	URL     string // link to the build, when there is one
-}
-
-// CI is the port to the build server (Jenkins), as the worker uses it
-// before the streaming build stage replaces it: one call that runs a
-// release's pipeline to its end.
-type CI interface {
-	// Build runs the environment's pipeline for r and returns when it ends.
-	// It must be resumable: called again for the same release after a
-	// restart, it follows the build it started before instead of starting
-	// another.
-	Build(ctx context.Context, r Release) (BuildResult, error)
-}
-
 // BuildRequest is one pipeline run to queue: the job's path ("a/b" is
 // job b in folder a) and its parameters.
 type BuildRequest struct {

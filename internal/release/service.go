@@ -25,6 +25,10 @@ type Store interface {
 	SetCommit(ctx context.Context, id ID, commit, actor string) error
 	PutMessage(ctx context.Context, id ID, role string, ref MessageRef) error
 	Messages(ctx context.Context, id ID) (map[string]MessageRef, error)
+	GetBuild(ctx context.Context, id ID) (Build, error)
+	PutBuild(ctx context.Context, b Build) error
+	AppendLog(ctx context.Context, id ID, offset int64, data []byte, next int64) error
+	Log(ctx context.Context, id ID) ([]byte, error)
 	AddVote(ctx context.Context, v Vote) (bool, error)
 	Votes(ctx context.Context, id ID) ([]Vote, error)
 	Lock(ctx context.Context, l Lock) (Lock, error)

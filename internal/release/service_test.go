@@ -100,7 +100,7 @@ func TestConcurrentApprovalsDecideOnce(t *testing.T) {
 			admins = append(admins, "UA"+string(rune('A'+i%26))+string(rune('A'+i/26)))
 		}
 		c.RBAC.Admins = admins
-		p.CI = nil
+		p.Pipeline = nil
 	})
 	h.do(dev, "deploy api master")
 	h.waitState(1, release.AwaitingApproval)
@@ -181,10 +181,10 @@ func TestLockRefusesDeploys(t *testing.T) {
 }
 
 func TestNoBuildServerSaysSo(t *testing.T) {
-	h := newHarness(t, func(_ *config.Config, p *release.Ports) { p.CI = nil })
+	h := newHarness(t, func(_ *config.Config, p *release.Ports) { p.Pipeline = nil })
 	h.do(dev, "deploy api feature-x")
 	r := h.waitState(1, release.Failed)
-	if !strings.Contains(r.StateReason, "no build server is connected") {
+	if !strings.Contains(r.StateReason, "no build server is connected to Hoist (set jenkins.url)") {
 		t.Fatalf("reason = %q", r.StateReason)
 	}
 }

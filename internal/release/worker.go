@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -13,13 +14,15 @@ import (
 )
 
 // Ports are the outside systems a Worker drives releases through. Chat is
-// required; a nil CI, SCM or Cluster means that stage is not available,
-// and releases say so when they reach it.
+// required; a nil Pipeline, SCM or Cluster means that stage is not
+// available, and releases say so when they reach it. Without BuildChat a
+// build is followed but not shown live.
 type Ports struct {
-	Chat    Chat
-	CI      CI
-	SCM     SCM
-	Cluster Cluster
+	Chat      Chat
+	BuildChat BuildChat
+	Pipeline  Pipeline
+	SCM       SCM
+	Cluster   Cluster
 }
 
 // WorkerOptions tune a Worker.
@@ -29,6 +32,10 @@ type WorkerOptions struct {
 	// Interval is how often every unfinished release is looked at again
 	// (approval expiry, retries after errors, work another replica left).
 	Interval time.Duration
+	// LogPoll is how often a running build's log is read (default 1s).
+	LogPoll time.Duration
+	// Redact scrubs secrets from a build log before it is uploaded.
+	Redact func([]byte) []byte
 }
 
 // Worker takes releases from the store and drives each through its stages:
@@ -42,6 +49,8 @@ type Worker struct {
 	envs          map[string]config.Environment
 	notifyChannel string
 	interval      time.Duration
+	logPoll       time.Duration
+	redact        func([]byte) []byte
 	sem           chan struct{}
 	wake          chan ID
 	now           func() time.Time
@@ -71,6 +80,12 @@ func NewWorker(cfg *config.Config, pol *policy.Policy, store Store, ports Ports,
 	if opts.Interval <= 0 {
 		opts.Interval = 5 * time.Second
 	}
+	if opts.LogPoll <= 0 {
+		opts.LogPoll = time.Second
+	}
+	if opts.Redact == nil {
+		opts.Redact = func(b []byte) []byte { return b }
+	}
 	return &Worker{
 		store:         store,
 		ports:         ports,
@@ -79,6 +94,8 @@ func NewWorker(cfg *config.Config, pol *policy.Policy, store Store, ports Ports,
 		envs:          cfg.Environments,
 		notifyChannel: cfg.Slack.NotifyChannel,
 		interval:      opts.Interval,
+		logPoll:       opts.LogPoll,
+		redact:        opts.Redact,
 		sem:           make(chan struct{}, opts.Concurrency),
 		wake:          make(chan ID, 1024),
 		now:           time.Now,
@@ -238,8 +255,8 @@ func (w *Worker) advance(ctx context.Context, r Release) (Release, error) {
 		if r.Kind == KindEnvDown {
 			return w.teardown(ctx, r)
 		}
-		if w.ports.CI == nil {
-			return w.move(ctx, r, Failed, "no build server is connected to Hoist yet, so nothing was built or deployed")
+		if w.ports.Pipeline == nil {
+			return w.move(ctx, r, Failed, "no build server is connected to Hoist (set jenkins.url), so nothing was built or deployed")
 		}
 		return w.move(ctx, r, Building, "")
 	case Building:
@@ -251,7 +268,7 @@ func (w *Worker) advance(ctx context.Context, r Release) (Release, error) {
 			}
 			return w.move(ctx, r, Failed, "rollout: "+err.Error())
 		}
-		return w.move(ctx, r, Succeeded, "")
+		return w.move(ctx, r, Succeeded, strings.TrimPrefix(r.StateReason+"; rolled out", "; "))
 	}
 	return r, fmt.Errorf("advance from %s: unknown state", r.State)
 }
@@ -276,27 +293,6 @@ func (w *Worker) prepare(ctx context.Context, r Release) (Release, error) {
 		return w.move(ctx, r, AwaitingApproval, "")
 	}
 	return w.move(ctx, r, Approved, "")
-}
-
-func (w *Worker) build(ctx context.Context, r Release) (Release, error) {
-	res, err := w.ports.CI.Build(ctx, r)
-	if ctx.Err() != nil {
-		return r, ctx.Err()
-	}
-	if err != nil {
-		return w.move(ctx, r, Failed, "build: "+err.Error())
-	}
-	if !res.OK {
-		return w.move(ctx, r, Failed, "build: "+res.Summary)
-	}
-	cluster := w.envs[r.Env].Cluster
-	switch {
-	case cluster == "":
-		return w.move(ctx, r, Succeeded, res.Summary)
-	case w.ports.Cluster == nil:
-		return w.move(ctx, r, Succeeded, res.Summary+"; rollout not watched: Hoist has no connection to cluster "+cluster)
-	}
-	return w.move(ctx, r, RollingOut, res.Summary)
 }
 
 func (w *Worker) teardown(ctx context.Context, r Release) (Release, error) {

@@ -1,0 +1,281 @@
+package release
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hoistbot/hoist/internal/config"
+)
+
+// RoleBuildLog names the live build message in a release's thread.
+const RoleBuildLog = "build_log"
+
+// tailLines is how many of the log's last lines the live message shows.
+const tailLines = 25
+
+// build runs the release's pipeline: it triggers the environment's job
+// once, follows its queue item to a build, streams the console log into the
+// store and the thread, and ends the stage with the build's result. Every
+// step resumes from what the store remembers, so a restart follows the
+// same build from the same offset.
+func (w *Worker) build(ctx context.Context, r Release) (Release, error) {
+	b, err := w.store.GetBuild(ctx, r.ID)
+	if errors.Is(err, ErrNotFound) {
+		b, err = w.newBuild(r)
+		if err != nil {
+			return w.failBuild(ctx, r, err.Error())
+		}
+	} else if err != nil {
+		return r, fmt.Errorf("load build: %w", err)
+	}
+	p := w.ports.Pipeline
+	if b.QueueID == 0 {
+		b.QueueID, err = p.Trigger(ctx, BuildRequest{Job: b.Job, Params: w.buildParams(ctx, r)})
+		if err != nil {
+			return w.buildError(ctx, r, b, "trigger "+b.Job, err)
+		}
+		if err := w.store.PutBuild(ctx, b); err != nil {
+			return r, fmt.Errorf("record queue item: %w", err)
+		}
+	}
+	if b.Number == 0 {
+		b.Number, b.URL, err = p.WaitForBuild(ctx, b.Job, b.QueueID)
+		if errors.Is(err, ErrNotBuilt) {
+			return w.failBuild(ctx, r, fmt.Sprintf("%s never started: %v", b.Job, err))
+		}
+		if err != nil {
+			return w.buildError(ctx, r, b, "wait for "+b.Job, err)
+		}
+		if err := w.store.PutBuild(ctx, b); err != nil {
+			return r, fmt.Errorf("record build: %w", err)
+		}
+	}
+	status, err := w.follow(ctx, r, b)
+	if err != nil {
+		return w.buildError(ctx, r, b, fmt.Sprintf("follow %s #%d", b.Job, b.Number), err)
+	}
+	summary := fmt.Sprintf("build <%s|#%d> %s", status.URL, b.Number, strings.ToLower(status.Result))
+	if status.Result != "SUCCESS" {
+		return w.move(ctx, r, Failed, summary)
+	}
+	cluster := w.envs[r.Env].Cluster
+	switch {
+	case cluster == "":
+		return w.move(ctx, r, Succeeded, summary)
+	case w.ports.Cluster == nil:
+		return w.move(ctx, r, Succeeded, summary+"; rollout not watched: Hoist has no connection to cluster "+cluster)
+	}
+	return w.move(ctx, r, RollingOut, summary)
+}
+
+// newBuild names the job a release runs, from its environment's template.
+func (w *Worker) newBuild(r Release) (Build, error) {
+	tmpl := w.envs[r.Env].JenkinsJob
+	if tmpl == "" {
+		return Build{}, fmt.Errorf("environments.%s.jenkins_job is not set, so Hoist does not know which pipeline to run", r.Env)
+	}
+	return Build{ReleaseID: r.ID, Job: config.ExpandTemplate(tmpl, r.App, r.Env, config.Slug(r.Ref))}, nil
+}
+
+// buildParams are the parameters every pipeline gets.
+func (w *Worker) buildParams(ctx context.Context, r Release) map[string]string {
+	namespace := w.envs[r.Env].NamespaceFor(r.App, r.Env, r.Ref)
+	if e, err := w.store.GetEnvironment(ctx, r.App, r.Ref); err == nil && e.Env == r.Env {
+		namespace = e.Namespace
+	}
+	return map[string]string{
+		"APP":          r.App,
+		"REF":          r.Ref,
+		"COMMIT":       r.Commit,
+		"ENVIRONMENT":  r.Env,
+		"NAMESPACE":    namespace,
+		"RELEASE_ID":   r.ID.String(),
+		"REQUESTED_BY": r.RequestedBy,
+	}
+}
+
+// follow streams a running build's log until the build has ended and its
+// log is whole, keeping every byte in the store and refreshing the live
+// message in the thread; then it uploads the log and shows the result.
+func (w *Worker) follow(ctx context.Context, r Release, b Build) (BuildStatus, error) {
+	p := w.ports.Pipeline
+	card := MessageRef{Channel: r.MessageChannel, TS: r.MessageTS}
+	tail, err := w.storedTail(ctx, r.ID)
+	if err != nil {
+		return BuildStatus{}, err
+	}
+	live, err := w.liveMessage(ctx, r, b)
+	if err != nil {
+		w.logger.WarnContext(ctx, "post live build message", "release", r.ID, "err", err)
+	}
+	for {
+		chunk, err := p.ReadLog(ctx, b.Job, b.Number, b.LogOffset)
+		if err != nil {
+			return BuildStatus{}, err
+		}
+		if chunk.Next != b.LogOffset || len(chunk.Data) > 0 {
+			if err := w.store.AppendLog(ctx, r.ID, b.LogOffset, chunk.Data, chunk.Next); err != nil {
+				return BuildStatus{}, fmt.Errorf("keep log: %w", err)
+			}
+			b.LogOffset = chunk.Next
+			tail = appendTail(tail, chunk.Data)
+		}
+		status, err := p.Status(ctx, b.Job, b.Number)
+		if err != nil {
+			return BuildStatus{}, err
+		}
+		if status.URL == "" {
+			status.URL = b.URL
+		}
+		done := !status.Building && status.Result != "" && !chunk.More
+		if live.TS != "" && w.ports.BuildChat != nil {
+			view := BuildView{Release: r.ID, Job: b.Job, Number: b.Number, URL: status.URL, Tail: tail,
+				Started: status.Started, Estimated: status.Estimated, Now: w.now()}
+			if done {
+				view.Result = status.Result
+			}
+			if err := w.ports.BuildChat.UpdateBuild(ctx, live, view); err != nil {
+				w.logger.WarnContext(ctx, "refresh live build message", "release", r.ID, "err", err)
+			}
+		}
+		if done {
+			w.uploadLog(ctx, r, b, card)
+			return status, nil
+		}
+		if !chunk.More || len(chunk.Data) == 0 {
+			select {
+			case <-ctx.Done():
+				return BuildStatus{}, ctx.Err()
+			case <-time.After(w.logPoll):
+			}
+		}
+	}
+}
+
+// liveMessage returns the live build message, posting it the first time.
+func (w *Worker) liveMessage(ctx context.Context, r Release, b Build) (MessageRef, error) {
+	if w.ports.BuildChat == nil {
+		return MessageRef{}, nil
+	}
+	msgs, err := w.store.Messages(ctx, r.ID)
+	if err != nil {
+		return MessageRef{}, err
+	}
+	if ref, ok := msgs[RoleBuildLog]; ok {
+		return ref, nil
+	}
+	card := MessageRef{Channel: r.MessageChannel, TS: r.MessageTS}
+	ref, err := w.ports.BuildChat.PostBuild(ctx, card, BuildView{Release: r.ID, Job: b.Job, Number: b.Number, URL: b.URL, Estimated: -1, Started: w.now(), Now: w.now()})
+	if err != nil {
+		return MessageRef{}, err
+	}
+	if err := w.store.PutMessage(ctx, r.ID, RoleBuildLog, ref); err != nil {
+		return MessageRef{}, err
+	}
+	return ref, nil
+}
+
+// uploadLog puts the whole log, as kept in the store and redacted, in the
+// release's thread.
+func (w *Worker) uploadLog(ctx context.Context, r Release, b Build, card MessageRef) {
+	if w.ports.BuildChat == nil {
+		return
+	}
+	log, err := w.store.Log(ctx, r.ID)
+	if err == nil {
+		name := fmt.Sprintf("release-%d-%s-%d.log", r.ID, strings.ReplaceAll(b.Job, "/", "-"), b.Number)
+		err = w.ports.BuildChat.UploadLog(ctx, card, name, w.redact(log))
+	}
+	if err != nil {
+		w.logger.WarnContext(ctx, "upload build log", "release", r.ID, "err", err)
+	}
+}
+
+// storedTail is the last lines of the log kept so far, for a build that
+// is followed again after a restart.
+func (w *Worker) storedTail(ctx context.Context, id ID) ([]string, error) {
+	log, err := w.store.Log(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("load kept log: %w", err)
+	}
+	return appendTail(nil, log), nil
+}
+
+// appendTail adds the lines in data to tail and keeps the last tailLines.
+// A line Jenkins has not finished yet is shown as it is and completed by
+// the next chunk.
+func appendTail(tail []string, data []byte) []string {
+	if len(data) == 0 {
+		return tail
+	}
+	text := string(bytes.ToValidUTF8(data, []byte("�")))
+	if n := len(tail); n > 0 && !strings.HasSuffix(tail[n-1], "\n") {
+		text = tail[n-1] + text
+		tail = tail[:n-1]
+	}
+	for text != "" {
+		line, rest, found := strings.Cut(text, "\n")
+		if found {
+			line += "\n"
+		}
+		tail = append(tail, line)
+		text = rest
+	}
+	if len(tail) > tailLines {
+		tail = append([]string(nil), tail[len(tail)-tailLines:]...)
+	}
+	return tail
+}
+
+// buildError ends the build stage after an error from the build server,
+// unless the error is only that the release was cancelled meanwhile (then
+// the build is stopped) or that Hoist is stopping (then it is resumed at
+// the next start).
+func (w *Worker) buildError(ctx context.Context, r Release, b Build, doing string, err error) (Release, error) {
+	if ctx.Err() != nil {
+		w.stopIfCancelled(r, b)
+		return r, ctx.Err()
+	}
+	return w.failBuild(ctx, r, fmt.Sprintf("%s: %v", doing, err))
+}
+
+// failBuild ends the release as failed and says why in its thread.
+func (w *Worker) failBuild(ctx context.Context, r Release, reason string) (Release, error) {
+	card := MessageRef{Channel: r.MessageChannel, TS: r.MessageTS}
+	if err := w.ports.Chat.PostThread(ctx, card, "⚠️ "+reason); err != nil {
+		w.logger.WarnContext(ctx, "explain failed build", "release", r.ID, "err", err)
+	}
+	return w.move(ctx, r, Failed, reason)
+}
+
+// stopIfCancelled stops the build of a release that was cancelled while
+// it was being followed: the queue item when it had not started, the
+// build when it had.
+func (w *Worker) stopIfCancelled(r Release, b Build) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cur, err := w.store.GetRelease(ctx, r.ID)
+	if err != nil || cur.State != Cancelled {
+		return
+	}
+	if latest, err := w.store.GetBuild(ctx, r.ID); err == nil {
+		b = latest
+	}
+	switch {
+	case b.Number != 0:
+		err = w.ports.Pipeline.Stop(ctx, b.Job, b.Number)
+	case b.QueueID != 0:
+		err = w.ports.Pipeline.CancelQueued(ctx, b.QueueID)
+	default:
+		return
+	}
+	if err != nil {
+		w.logger.ErrorContext(ctx, "stop the build of a cancelled release", "release", r.ID, "err", err)
+		return
+	}
+	w.logger.InfoContext(ctx, "stopped the build of a cancelled release", "release", r.ID, "job", b.Job, "build", b.Number)
+}

@@ -1,0 +1,161 @@
+package release_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/hoistbot/hoist/internal/config"
+	"github.com/hoistbot/hoist/internal/release"
+)
+
+func TestBuildStreamsIntoTheThreadAndUploadsTheLog(t *testing.T) {
+	h := newHarness(t)
+	h.ci.log = "token=s3cr3t\n" + h.ci.log
+	h.do(dev, "deploy api feature-x")
+	r := h.waitState(1, release.Succeeded)
+	if !strings.Contains(r.StateReason, "build <http://jenkins.test/job/api/preview/1/|#1> success") {
+		t.Errorf("reason = %q", r.StateReason)
+	}
+	kept, err := h.store.Log(context.Background(), 1)
+	if err != nil || string(kept) != h.ci.log {
+		t.Fatalf("kept log = %q, %v", kept, err)
+	}
+	h.eventually("the uploaded log", func() bool {
+		h.chat.mu.Lock()
+		defer h.chat.mu.Unlock()
+		return len(h.chat.uploads) == 1
+	})
+	h.chat.mu.Lock()
+	defer h.chat.mu.Unlock()
+	uploaded := h.chat.uploads["release-1-api-preview-1.log"]
+	if strings.Contains(uploaded, "s3cr3t") || !strings.Contains(uploaded, "token=[REDACTED]") || !strings.Contains(uploaded, "Finished: SUCCESS") {
+		t.Errorf("uploaded log = %q", uploaded)
+	}
+	if len(h.chat.views) != 1 {
+		t.Fatalf("live build messages = %d; want one", len(h.chat.views))
+	}
+	for _, views := range h.chat.views {
+		last := views[len(views)-1]
+		if last.Result != "SUCCESS" || last.Number != 1 || last.Job != "api/preview" || len(last.Tail) == 0 {
+			t.Errorf("final view = %+v", last)
+		}
+	}
+	if h.ci.bytesRead != len(h.ci.log) {
+		t.Errorf("bytes read from the build server = %d; the log has %d", h.ci.bytesRead, len(h.ci.log))
+	}
+}
+
+func TestBuildParametersAndJob(t *testing.T) {
+	var got release.BuildRequest
+	h := newHarness(t)
+	rec := &recordingPipeline{fakePipeline: h.ci, req: &got}
+	h.stop()
+	h.ports.Pipeline = rec
+	h.startWorker()
+	h.do(dev, "env up api feature/Login_v2")
+	h.waitState(1, release.Succeeded)
+	want := map[string]string{"APP": "api", "REF": "feature/Login_v2", "COMMIT": sha("e"), "ENVIRONMENT": "test",
+		"NAMESPACE": "api-feature-login-v2", "RELEASE_ID": "1", "REQUESTED_BY": dev}
+	if got.Job != "api/preview" {
+		t.Errorf("job = %q", got.Job)
+	}
+	for k, v := range want {
+		if got.Params[k] != v {
+			t.Errorf("param %s = %q; want %q", k, got.Params[k], v)
+		}
+	}
+}
+
+type recordingPipeline struct {
+	*fakePipeline
+	req *release.BuildRequest
+}
+
+func (p *recordingPipeline) Trigger(ctx context.Context, req release.BuildRequest) (int64, error) {
+	*p.req = req
+	return p.fakePipeline.Trigger(ctx, req)
+}
+
+func TestRestartMidBuildFollowsTheSameBuild(t *testing.T) {
+	h := newHarness(t)
+	h.ci.block, h.ci.started = make(chan struct{}), make(chan release.ID, 10)
+	h.do(dev, "deploy api feature-x")
+	<-h.ci.started
+	h.eventually("half the log kept", func() bool {
+		log, _ := h.store.Log(context.Background(), 1)
+		return len(log) > 0
+	})
+	h.stop()
+	close(h.ci.block)
+	h.startWorker()
+	h.waitState(1, release.Succeeded)
+	if n := h.ci.builds(1); n != 1 {
+		t.Fatalf("builds triggered = %d; want exactly 1", n)
+	}
+	kept, _ := h.store.Log(context.Background(), 1)
+	if string(kept) != h.ci.log {
+		t.Fatalf("kept log = %q; want every byte once", kept)
+	}
+	if h.ci.bytesRead != len(h.ci.log) {
+		t.Errorf("bytes read = %d; the log has %d", h.ci.bytesRead, len(h.ci.log))
+	}
+}
+
+func TestFailingBuildFailsTheRelease(t *testing.T) {
+	h := newHarness(t)
+	h.ci.result = "FAILURE"
+	h.do(dev, "deploy api feature-x")
+	r := h.waitState(1, release.Failed)
+	if !strings.HasSuffix(r.StateReason, "|#1> failure") {
+		t.Errorf("reason = %q", r.StateReason)
+	}
+}
+
+func TestBuildServerErrorIsExplainedInTheThread(t *testing.T) {
+	h := newHarness(t)
+	h.ci.failWith = errors.New("jenkins rejected Hoist's credentials (401): check jenkins.user and jenkins.token")
+	h.do(dev, "deploy api feature-x")
+	r := h.waitState(1, release.Failed)
+	if r.StateReason != "trigger api/preview: jenkins rejected Hoist's credentials (401): check jenkins.user and jenkins.token" {
+		t.Errorf("reason = %q", r.StateReason)
+	}
+	h.chat.mu.Lock()
+	defer h.chat.mu.Unlock()
+	if len(h.chat.thread) != 1 || !strings.Contains(h.chat.thread[0], "⚠️ trigger api/preview: jenkins rejected") {
+		t.Errorf("thread = %q", h.chat.thread)
+	}
+}
+
+func TestCancelStopsTheBuild(t *testing.T) {
+	h := newHarness(t)
+	h.ci.block, h.ci.started = make(chan struct{}), make(chan release.ID, 10)
+	defer close(h.ci.block)
+	h.do(dev, "deploy api feature-x")
+	<-h.ci.started
+	h.eventually("the build to be followed", func() bool {
+		b, err := h.store.GetBuild(context.Background(), 1)
+		return err == nil && b.Number != 0
+	})
+	h.do(dev, "cancel 1")
+	h.waitState(1, release.Cancelled)
+	h.eventually("the build to be stopped", func() bool {
+		h.ci.mu.Lock()
+		defer h.ci.mu.Unlock()
+		return len(h.ci.stopped) == 1 && h.ci.stopped[0] == 1
+	})
+}
+
+func TestEnvironmentWithoutJobSaysSo(t *testing.T) {
+	h := newHarness(t, func(c *config.Config, _ *release.Ports) {
+		e := c.Environments["test"]
+		e.JenkinsJob = ""
+		c.Environments["test"] = e
+	})
+	h.do(dev, "deploy api feature-x")
+	r := h.waitState(1, release.Failed)
+	if r.StateReason != "environments.test.jenkins_job is not set, so Hoist does not know which pipeline to run" {
+		t.Errorf("reason = %q", r.StateReason)
+	}
+}
