@@ -33,6 +33,8 @@ var (
 	_ release.Chat = (*Notifier)(nil)
 )
 
+var _ release.BuildChat = (*Notifier)(nil)
+
 const (
 	// slackTries bounds the calls made for one Slack request when Slack
 	// answers 429: the first and two retries.
@@ -54,6 +56,7 @@ type Notifier struct {
 	now        func() time.Time
 	sleep      func(ctx context.Context, d time.Duration) error
 	inviteName string
+	scheduler  *Scheduler // nil: UpdateBuild calls chat.update itself
 }
 
 // NotifierOption configures a Notifier.
@@ -81,6 +84,13 @@ func WithRetrySleep(sleep func(ctx context.Context, d time.Duration) error) Noti
 // suggests inviting ("/invite @Hoist"). The default is "Hoist".
 func WithInviteName(name string) NotifierOption {
 	return func(n *Notifier) { n.inviteName = name }
+}
+
+// WithScheduler makes UpdateBuild hand its updates to sched, which keeps
+// to the workspace's chat.update budget. Without it UpdateBuild calls
+// chat.update itself and waits out rate limits.
+func WithScheduler(sched *Scheduler) NotifierOption {
+	return func(n *Notifier) { n.scheduler = sched }
 }
 
 // NewNotifier returns a Notifier that calls Slack through api and logs to
@@ -416,4 +426,78 @@ func withoutURL(err error) error {
 		return fmt.Errorf("%s: %w", strings.ToLower(ue.Op), ue.Err)
 	}
 	return err
+}
+
+// PostBuild posts the live build message in the thread of the card at
+// card, joining the channel first if needed.
+func (n *Notifier) PostBuild(ctx context.Context, card release.MessageRef, v release.BuildView) (release.MessageRef, error) {
+	blocks, text := RenderBuild(v)
+	var ref release.MessageRef
+	err := n.postJoining(ctx, card.Channel, func(ctx context.Context) error {
+		ch, ts, err := n.api.PostMessageContext(ctx, card.Channel,
+			slack.MsgOptionText(text, false),
+			slack.MsgOptionBlocks(blocks...),
+			slack.MsgOptionTS(card.TS),
+			slack.MsgOptionDisableLinkUnfurl(),
+		)
+		ref = release.MessageRef{Channel: cmp.Or(ch, card.Channel), TS: ts}
+		return err
+	})
+	if err != nil {
+		return release.MessageRef{}, wrapUnlessCannotPost(err, "post build message in thread %s/%s", card.Channel, card.TS)
+	}
+	return ref, nil
+}
+
+// UpdateBuild refreshes the live build message at ref. With a Scheduler
+// (WithScheduler) it hands the update over and returns at once; a view
+// with a Result is a final update, which the Scheduler never drops.
+// Without one it calls chat.update itself.
+func (n *Notifier) UpdateBuild(ctx context.Context, ref release.MessageRef, v release.BuildView) error {
+	blocks, text := RenderBuild(v)
+	if n.scheduler != nil {
+		n.scheduler.Update(ref, Message{Text: text, Blocks: blocks}, v.Result != "")
+		return nil
+	}
+	err := n.retry(ctx, func(ctx context.Context) error {
+		_, _, _, err := n.api.UpdateMessageContext(ctx, ref.Channel, ref.TS,
+			slack.MsgOptionText(text, false),
+			slack.MsgOptionBlocks(blocks...),
+		)
+		return err
+	})
+	if err != nil {
+		return wrapUnlessCannotPost(n.cannotPost(ref.Channel, err), "update build message %s/%s", ref.Channel, ref.TS)
+	}
+	return nil
+}
+
+// UploadLog uploads log (already redacted) as a file called name in the
+// thread of the card at card, through Slack's external upload route
+// (files.getUploadURLExternal, the upload, files.completeUploadExternal).
+// An empty log is uploaded as a line saying so: Slack takes no empty files.
+func (n *Notifier) UploadLog(ctx context.Context, card release.MessageRef, name string, log []byte) error {
+	up, ok := n.api.(FileUploader)
+	if !ok {
+		return fmt.Errorf("upload log %s: the slack client cannot upload files", name)
+	}
+	name = logFileName(name)
+	if len(log) == 0 {
+		log = []byte(emptyLog)
+	}
+	err := n.postJoining(ctx, card.Channel, func(ctx context.Context) error {
+		_, err := up.UploadFileContext(ctx, slack.UploadFileParameters{
+			Reader:          bytes.NewReader(log), // a new reader for each try
+			FileSize:        len(log),
+			Filename:        name,
+			Title:           name,
+			Channel:         card.Channel,
+			ThreadTimestamp: card.TS,
+		})
+		return err
+	})
+	if err != nil {
+		return wrapUnlessCannotPost(err, "upload log %s in thread %s/%s", name, card.Channel, card.TS)
+	}
+	return nil
 }

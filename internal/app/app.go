@@ -15,8 +15,10 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/hoistbot/hoist/bot"
+	"github.com/hoistbot/hoist/integrations/jenkins"
 	"github.com/hoistbot/hoist/internal/config"
 	"github.com/hoistbot/hoist/internal/policy"
+	"github.com/hoistbot/hoist/internal/redact"
 	"github.com/hoistbot/hoist/internal/release"
 	"github.com/hoistbot/hoist/internal/store"
 )
@@ -37,6 +39,8 @@ type Options struct {
 	Ready func(addr string)
 	// WorkerInterval overrides how often workers sweep unfinished releases.
 	WorkerInterval time.Duration
+	// LogPoll overrides how often a running build's log is read.
+	LogPoll time.Duration
 	// GroupMinRefresh overrides how often, at most, an admin group whose
 	// cached members lack a clicker is read again from Slack.
 	GroupMinRefresh time.Duration
@@ -58,6 +62,20 @@ func checkAdminGroups(ctx context.Context, directory *bot.UserGroups, ids []stri
 	}
 }
 
+// checkJenkins says at start-up whether Jenkins answers with Hoist's
+// credentials. Hoist starts either way: builds retry, and fail with the
+// reason, while Jenkins is away.
+func checkJenkins(ctx context.Context, pipeline *jenkins.Client, logger *slog.Logger) {
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	version, err := pipeline.Check(cctx)
+	if err != nil {
+		logger.Error("jenkins does not answer; builds will fail until it does", "problem", err.Error())
+		return
+	}
+	logger.Info("jenkins answers", "url", pipeline.URL(), "version", version)
+}
+
 // Run serves Hoist until ctx ends, then drains and stops within
 // ShutdownGrace.
 func Run(ctx context.Context, cfg *config.Config, opts Options) error {
@@ -72,9 +90,24 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	defer st.Close()
 
 	api := NewSlackClient(cfg)
+	scheduler := bot.NewScheduler(api, cfg.Slack.UpdateBudgetPerMinute, logger)
 	ports := opts.Ports
 	if ports.Chat == nil {
-		ports.Chat = bot.NewNotifier(api, logger)
+		notifier := bot.NewNotifier(api, logger, bot.WithScheduler(scheduler))
+		ports.Chat, ports.BuildChat = notifier, notifier
+	}
+	redactor, err := redact.New(cfg.Jenkins.RedactPatterns, cfg.Slack.BotToken.Reveal(), cfg.Slack.AppToken.Reveal(),
+		cfg.Slack.SigningSecret.Reveal(), cfg.Jenkins.Token.Reveal(), cfg.GitHub.Token.Reveal())
+	if err != nil {
+		return fmt.Errorf("jenkins.redact_patterns: %w", err)
+	}
+	if ports.Pipeline == nil && cfg.Jenkins.URL != "" {
+		pipeline, err := jenkins.New(jenkins.Config{URL: cfg.Jenkins.URL, User: cfg.Jenkins.User, Token: cfg.Jenkins.Token.Reveal()}, logger)
+		if err != nil {
+			return fmt.Errorf("connect jenkins: %w", err)
+		}
+		checkJenkins(ctx, pipeline, logger)
+		ports.Pipeline = pipeline
 	}
 	var groups policy.GroupMembers
 	if len(cfg.RBAC.AdminGroups) > 0 {
@@ -87,7 +120,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		groups = directory
 	}
 	pol := policy.New(cfg, groups)
-	worker := release.NewWorker(cfg, pol, st, ports, release.WorkerOptions{Interval: opts.WorkerInterval}, logger)
+	worker := release.NewWorker(cfg, pol, st, ports, release.WorkerOptions{Interval: opts.WorkerInterval, LogPoll: opts.LogPoll, Redact: redactor.Bytes}, logger)
 	service := release.NewService(cfg, pol, st, worker, logger)
 	front := bot.NewServer(cfg.Slack, service, ports.Chat, st.Ping, logger)
 
@@ -118,6 +151,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		return nil
 	})
 	g.Go(func() error { return worker.Run(gctx) })
+	g.Go(func() error { return scheduler.Run(gctx) })
 	g.Go(func() error {
 		<-gctx.Done()
 		logger.Info("hoist stopping")

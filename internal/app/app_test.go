@@ -66,6 +66,11 @@ type hoist struct {
 	dsn    string
 	logs   *syncBuffer
 	signer slackreq.Signer
+
+	environ []string
+	ports   release.Ports
+	stop    func()
+	secrets []string // more values that must never appear in the logs
 }
 
 type syncBuffer struct {
@@ -102,8 +107,9 @@ func startWith(t *testing.T, ports release.Ports, simOpts []slackapi.Option, ext
 		slackapi.WithChannel("CPRIVATE", "secret", true, false),
 	}, simOpts...)...)
 	t.Cleanup(sim.Close)
-	h := &hoist{t: t, slack: sim, driver: "sqlite", dsn: filepath.Join(t.TempDir(), "hoist.db"), logs: &syncBuffer{}, signer: slackreq.Signer{Secret: signingSecret}}
-	environ := append([]string{
+	h := &hoist{t: t, slack: sim, driver: "sqlite", dsn: filepath.Join(t.TempDir(), "hoist.db"), logs: &syncBuffer{},
+		signer: slackreq.Signer{Secret: signingSecret}, ports: ports}
+	h.environ = append([]string{
 		"HOIST_SLACK_API_URL=" + sim.URL(),
 		"HOIST_SLACK_BOT_TOKEN=xoxb-e2e-bot-token",
 		"HOIST_SLACK_SIGNING_SECRET=" + signingSecret,
@@ -119,43 +125,54 @@ func startWith(t *testing.T, ports release.Ports, simOpts []slackapi.Option, ext
 			h.dsn = v
 		}
 	}
-	cfg, err := config.Load("", environ)
+	h.run()
+	t.Cleanup(func() {
+		h.stop()
+		for _, secret := range append([]string{"xoxb-e2e-bot-token", signingSecret}, h.secrets...) {
+			if strings.Contains(h.logs.String(), secret) {
+				t.Errorf("logs contain the secret %q", secret)
+			}
+		}
+	})
+	return h
+}
+
+// run starts Hoist; stop stops it. A test may stop Hoist and run it
+// again: the new process finds the same store and simulators.
+func (h *hoist) run() {
+	h.t.Helper()
+	cfg, err := config.Load("", h.environ)
 	if err != nil {
-		t.Fatal(err)
+		h.t.Fatal(err)
 	}
 	if problems := cfg.Validate(); len(problems) > 0 {
-		t.Fatalf("config: %v", problems)
+		h.t.Fatalf("config: %v", problems)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		h.t.Fatal(err)
 	}
 	h.url = "http://" + ln.Addr().String()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	logger := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	go func() {
-		done <- app.Run(ctx, cfg, app.Options{Logger: logger, Ports: ports, Listener: ln,
-			WorkerInterval: 50 * time.Millisecond, GroupMinRefresh: 200 * time.Millisecond})
+		done <- app.Run(ctx, cfg, app.Options{Logger: logger, Ports: h.ports, Listener: ln,
+			WorkerInterval: 50 * time.Millisecond, GroupMinRefresh: 200 * time.Millisecond, LogPoll: 20 * time.Millisecond})
 	}()
-	t.Cleanup(func() {
+	h.stop = func() {
+		h.stop = func() {}
 		cancel()
 		select {
 		case err := <-done:
 			if err != nil {
-				t.Errorf("hoist stopped with %v", err)
+				h.t.Errorf("hoist stopped with %v", err)
 			}
 		case <-time.After(app.ShutdownGrace + time.Second):
-			t.Error("hoist did not stop within its grace period")
+			h.t.Error("hoist did not stop within its grace period")
 		}
-		for _, secret := range []string{"xoxb-e2e-bot-token", signingSecret} {
-			if strings.Contains(h.logs.String(), secret) {
-				t.Errorf("logs contain the secret %q", secret)
-			}
-		}
-	})
+	}
 	h.waitReady()
-	return h
 }
 
 func (h *hoist) waitReady() {

@@ -153,14 +153,17 @@ func TestProductionDeployThroughSlack(t *testing.T) {
 	if final.Edits == 0 || strings.Contains(string(final.Blocks), bot.ActionApprove) {
 		t.Errorf("the card was not updated to its outcome: %+v", final)
 	}
-	posted := 0
-	for _, c := range h.slack.Calls("chat.postMessage") {
-		if c.Error == "" {
-			posted++
+	topLevel, inThread := 0, 0
+	for _, m := range h.slack.Messages() {
+		switch m.ThreadTS {
+		case "":
+			topLevel++
+		case r.MessageTS:
+			inThread++
 		}
 	}
-	if posted != 3 {
-		t.Errorf("messages posted = %d; want the card and two announcements", posted)
+	if topLevel != 3 || inThread != 1 {
+		t.Errorf("messages: %d top-level, %d in the card's thread; want the card and two announcements, and the build", topLevel, inThread)
 	}
 
 	if a := h.click(admin2, bot.ActionApprove, 1, "late-click"); a.status != 200 {

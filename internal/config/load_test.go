@@ -399,14 +399,19 @@ func TestRedactPatternFromEnvIsOnePattern(t *testing.T) {
 	if got := c.Jenkins.RedactPatterns; len(got) != 1 || got[0] != `secret=[^, ]+` {
 		t.Fatalf("RedactPatterns = %q", got)
 	}
-	c.Jenkins.RedactPatterns = []string{"("}
-	found := false
-	for _, p := range c.Validate() {
-		if p.Key == "jenkins.redact_patterns[0]" && strings.Contains(p.Message, "not a regular expression") {
-			found = true
+	for _, bad := range []struct{ pattern, problem string }{
+		{"(", "missing closing )"},
+		{"a*", "empty"},
+	} {
+		c.Jenkins.RedactPatterns = []string{bad.pattern}
+		found := false
+		for _, p := range c.Validate() {
+			if p.Key == "jenkins.redact_patterns[0]" && strings.Contains(p.Message, bad.problem) {
+				found = true
+			}
 		}
-	}
-	if !found {
-		t.Fatalf("a bad pattern passed validation: %v", c.Validate())
+		if !found {
+			t.Errorf("pattern %q: no problem mentioning %q in %v", bad.pattern, bad.problem, c.Validate())
+		}
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/hoistbot/hoist/internal/redact"
 )
 
 // Problem is one thing wrong with a configuration, naming the key it is
@@ -208,8 +210,8 @@ func (c *Config) validateRBAC(v *validator) {
 		v.add("slack.update_budget_per_minute", "must be at least 1; got %d", c.Slack.UpdateBudgetPerMinute)
 	}
 	for i, p := range c.Jenkins.RedactPatterns {
-		if _, err := regexp.Compile(p); err != nil {
-			v.add(fmt.Sprintf("jenkins.redact_patterns[%d]", i), "not a regular expression: %v", err)
+		if _, err := redact.New([]string{p}); err != nil {
+			v.add(fmt.Sprintf("jenkins.redact_patterns[%d]", i), "%v", err)
 		}
 	}
 	if c.RBAC.RequiredApprovals < 1 {

@@ -133,7 +133,7 @@ func (w *Worker) follow(ctx context.Context, r Release, b Build) (BuildStatus, e
 		}
 		done := !status.Building && status.Result != "" && !chunk.More
 		if live.TS != "" && w.ports.BuildChat != nil {
-			view := BuildView{Release: r.ID, Job: b.Job, Number: b.Number, URL: status.URL, Tail: tail,
+			view := BuildView{Release: r.ID, Job: b.Job, Number: b.Number, URL: status.URL, Tail: w.shownTail(tail),
 				Started: status.Started, Estimated: status.Estimated, Now: w.now()}
 			if done {
 				view.Result = status.Result
@@ -193,6 +193,20 @@ func (w *Worker) uploadLog(ctx context.Context, r Release, b Build, card Message
 	if err != nil {
 		w.logger.WarnContext(ctx, "upload build log", "release", r.ID, "err", err)
 	}
+}
+
+// shownTail is the tail as the live message may show it: redacted, and
+// without a line Jenkins has not finished, which could hold half a secret
+// that no pattern recognises yet.
+func (w *Worker) shownTail(tail []string) []string {
+	shown := make([]string, 0, len(tail))
+	for _, line := range tail {
+		if !strings.HasSuffix(line, "\n") {
+			continue
+		}
+		shown = append(shown, string(w.redact([]byte(line))))
+	}
+	return shown
 }
 
 // storedTail is the last lines of the log kept so far, for a build that
