@@ -54,7 +54,7 @@ func (p *instantPipeline) ReadLog(_ context.Context, _ string, _ int64, offset i
 	return release.LogChunk{Next: offset}, nil
 }
 
-func (p *instantPipeline) CancelQueued(context.Context, int64) error  { return nil }
+func (p *instantPipeline) CancelQueued(context.Context, int64) error { return nil }
 func (p *instantPipeline) Stop(context.Context, string, int64) error { return nil }
 
 // hoist is a running Hoist on loopback, talking to a Slack simulator.
