@@ -27,7 +27,8 @@ type Ports struct {
 
 // WorkerOptions tune a Worker.
 type WorkerOptions struct {
-	// Concurrency bounds how many releases are driven at once.
+	// Concurrency bounds how many releases are driven at once (default
+	// 128): a release that is building holds its slot for the whole build.
 	Concurrency int
 	// Interval is how often every unfinished release is looked at again
 	// (approval expiry, retries after errors, work another replica left).
@@ -75,7 +76,7 @@ type drive struct {
 // NewWorker builds a worker.
 func NewWorker(cfg *config.Config, pol *policy.Policy, store Store, ports Ports, opts WorkerOptions, logger *slog.Logger) *Worker {
 	if opts.Concurrency <= 0 {
-		opts.Concurrency = 8
+		opts.Concurrency = 128
 	}
 	if opts.Interval <= 0 {
 		opts.Interval = 5 * time.Second

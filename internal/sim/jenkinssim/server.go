@@ -192,6 +192,9 @@ type Build struct {
 	Building bool
 	// LogBytes is the size of the console log so far.
 	LogBytes int
+	// Started is when the build started; its console lines are written
+	// evenly over the job's Duration from then on.
+	Started time.Time
 }
 
 // QueueItem is the state of a queue item, as the Server sees it now.
@@ -468,6 +471,7 @@ func (s *Server) Builds(path string) []Build {
 			Result:   b.result,
 			Building: !b.done,
 			LogBytes: len(b.log),
+			Started:  b.start,
 		})
 	}
 	return out

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -81,6 +82,9 @@ func (s *Server) dispatchLocked(method, token string, p map[string]string, parse
 		}
 		return http.StatusOK, 0, errReply(inj.slackError)
 	}
+	if wait, limited := s.rateLimitedLocked(method); limited {
+		return http.StatusTooManyRequests, wait, errReply("ratelimited")
+	}
 	switch method {
 	case "auth.test":
 		resp = okReply(reply{"url": TeamURL, "team": "Example", "user": "hoist", "team_id": TeamID, "user_id": BotUserID, "bot_id": BotID})
@@ -106,6 +110,29 @@ func (s *Server) dispatchLocked(method, token string, p map[string]string, parse
 		resp = errReply("unknown_method")
 	}
 	return http.StatusOK, 0, resp
+}
+
+// rateLimitedLocked counts a call against its method's rate limit and says
+// whether it is over, and how many seconds to wait if so.
+func (s *Server) rateLimitedLocked(method string) (retryAfter int, limited bool) {
+	l, ok := s.limits[method]
+	if !ok {
+		return 0, false
+	}
+	now := s.now()
+	kept := l.accepted[:0]
+	for _, at := range l.accepted {
+		if now.Sub(at) < time.Minute {
+			kept = append(kept, at)
+		}
+	}
+	l.accepted = kept
+	if len(l.accepted) >= l.perMinute {
+		wait := time.Minute - now.Sub(l.accepted[0])
+		return max(1, int((wait+time.Second-1)/time.Second)), true
+	}
+	l.accepted = append(l.accepted, now)
+	return 0, false
 }
 
 // redact hides token in a recorded body, so that recorded calls can be

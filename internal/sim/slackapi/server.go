@@ -131,6 +131,13 @@ func WithClock(now func() time.Time) Option {
 	return func(s *Server) { s.now = now }
 }
 
+// WithRateLimit makes method answer HTTP 429, with a Retry-After, once it
+// has been called perMinute times within the last 60 seconds (Slack's
+// Tier 3, which chat.update belongs to, is about 50 a minute).
+func WithRateLimit(method string, perMinute int) Option {
+	return func(s *Server) { s.limits[method] = &rateLimit{perMinute: perMinute} }
+}
+
 // WithListener serves on l instead of a new listener on 127.0.0.1:0, e.g.
 // for a demo on a fixed port. The Server closes l when it is closed.
 func WithListener(l net.Listener) Option {
@@ -158,6 +165,14 @@ type Server struct {
 	groups   map[string][]string
 	noGroups bool
 	injected map[string][]injection
+	limits   map[string]*rateLimit
+}
+
+// rateLimit answers 429 once a method has been called perMinute times in
+// the last minute, as Slack's rate limit tiers do.
+type rateLimit struct {
+	perMinute int
+	accepted  []time.Time
 }
 
 type channel struct {
@@ -185,6 +200,7 @@ func New(opts ...Option) *Server {
 		files:    make(map[string]*File),
 		groups:   make(map[string][]string),
 		injected: make(map[string][]injection),
+		limits:   make(map[string]*rateLimit),
 	}
 	for _, opt := range opts {
 		opt(s)

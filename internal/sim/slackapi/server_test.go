@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -486,5 +487,34 @@ func TestWaitForAndSubscribe(t *testing.T) {
 	defer stop2()
 	if _, err := s.WaitFor(short, "chat.update", 1); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("WaitFor with nothing coming: %v, want deadline exceeded", err)
+	}
+}
+
+func TestRateLimitTier(t *testing.T) {
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	s := slackapi.New(slackapi.WithRateLimit("chat.update", 3), slackapi.WithClock(clock), slackapi.WithChannel("C1", "general", false, true))
+	defer s.Close()
+	api := slack.New(slackapi.DefaultToken, slack.OptionAPIURL(s.URL()))
+	_, ts, err := api.PostMessage("C1", slack.MsgOptionText("hello", false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if _, _, _, err := api.UpdateMessage("C1", ts, slack.MsgOptionText("edit", false)); err != nil {
+			t.Fatalf("update %d: %v", i, err)
+		}
+	}
+	_, _, _, err = api.UpdateMessage("C1", ts, slack.MsgOptionText("edit", false))
+	var limited *slack.RateLimitedError
+	if !errors.As(err, &limited) || limited.RetryAfter != 60*time.Second {
+		t.Fatalf("fourth update in a minute: %v; want a 429 with Retry-After 60", err)
+	}
+	mu.Lock()
+	now = now.Add(61 * time.Second)
+	mu.Unlock()
+	if _, _, _, err := api.UpdateMessage("C1", ts, slack.MsgOptionText("edit", false)); err != nil {
+		t.Fatalf("update after a minute: %v", err)
 	}
 }
