@@ -142,6 +142,14 @@ func (n *Notifier) PostCard(ctx context.Context, channel string, c release.Card)
 // UpdateCard replaces the card at ref with c.
 func (n *Notifier) UpdateCard(ctx context.Context, ref release.MessageRef, c release.Card) error {
 	blocks, text := RenderCard(c, n.now())
+	if n.scheduler != nil {
+		// A card's last state is final: never dropped, and sent before
+		// other refreshes. States on the way take turns with every other
+		// message, coalesced with later states of the same card.
+		metadata := cardMetadata(c.Release.ID)
+		n.scheduler.Update(ref, Message{Text: text, Blocks: blocks, Metadata: &metadata}, c.Release.State.Terminal())
+		return nil
+	}
 	err := n.retry(ctx, func(ctx context.Context) error {
 		_, _, _, err := n.api.UpdateMessageContext(ctx, ref.Channel, ref.TS,
 			slack.MsgOptionText(text, false),

@@ -25,6 +25,9 @@ var _ Updater = (*slack.Client)(nil)
 type Message struct {
 	Text   string
 	Blocks []slack.Block
+	// Metadata, when set, replaces the message's metadata (a card's
+	// release ID).
+	Metadata *slack.SlackMetadata
 }
 
 // DefaultUpdateBudget is the Scheduler's default budget of chat.update calls
@@ -326,10 +329,11 @@ func (s *Scheduler) next(finalsOnly bool) (*pendingUpdate, pendingUpdate, time.D
 // the outcome.
 func (s *Scheduler) send(ctx context.Context, p *pendingUpdate, snap pendingUpdate) {
 	cctx, cancel := context.WithTimeout(ctx, updateTimeout)
-	_, _, _, err := s.api.UpdateMessageContext(cctx, snap.ref.Channel, snap.ref.TS,
-		slack.MsgOptionText(snap.msg.Text, false),
-		slack.MsgOptionBlocks(snap.msg.Blocks...),
-	)
+	options := []slack.MsgOption{slack.MsgOptionText(snap.msg.Text, false), slack.MsgOptionBlocks(snap.msg.Blocks...)}
+	if snap.msg.Metadata != nil {
+		options = append(options, slack.MsgOptionMetadata(*snap.msg.Metadata))
+	}
+	_, _, _, err := s.api.UpdateMessageContext(cctx, snap.ref.Channel, snap.ref.TS, options...)
 	cancel()
 
 	s.mu.Lock()

@@ -123,12 +123,17 @@ func run(builds, lines int, duration time.Duration, budget, tier int) error {
 	if err := waitFinished(ctx, st, builds, duration+5*time.Minute); err != nil {
 		return err
 	}
+	finished := time.Since(start)
+	if err := waitShown(slack, builds, 5*time.Minute); err != nil {
+		return err
+	}
 	elapsed := time.Since(start)
+	fmt.Printf("builds finished after %v; Slack showed every final state after %v\n", finished.Round(time.Second), elapsed.Round(time.Second))
 	cancel()
 	if err := <-done; err != nil {
 		return fmt.Errorf("hoist: %w", err)
 	}
-	return report(slack, jenkins, builds, lines, duration, budget, elapsed)
+	return report(slack, jenkins, builds, lines, duration, budget)
 }
 
 func waitReady(base string) error {
@@ -161,12 +166,34 @@ func waitFinished(ctx context.Context, st store.Store, n int, limit time.Duratio
 			}
 		}
 		if finished == n {
-			time.Sleep(3 * time.Second) // let the final refreshes and uploads land
 			return nil
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
 	return fmt.Errorf("the builds did not finish within %v", limit)
+}
+
+// waitShown waits until every live build message and every card in Slack
+// shows its final state.
+func waitShown(slack *slackapi.Server, n int, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		builds, cards := 0, 0
+		for _, m := range slack.Messages() {
+			text := blocksText(m.Blocks)
+			switch {
+			case m.ThreadTS != "" && strings.Contains(text, "SUCCESS"):
+				builds++
+			case m.ThreadTS == "" && strings.Contains(text, "*Succeeded*"):
+				cards++
+			}
+		}
+		if builds == n && cards == n {
+			return nil
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return fmt.Errorf("slack did not show every final state within %v", limit)
 }
 
 var lineRe = regexp.MustCompile(`build (\d+) line (\d+)`)
@@ -178,7 +205,7 @@ type showing struct {
 	line  int
 }
 
-func report(slack *slackapi.Server, jenkins *jenkinssim.Server, n, lines int, duration time.Duration, budget int, elapsed time.Duration) error {
+func report(slack *slackapi.Server, jenkins *jenkinssim.Server, n, lines int, duration time.Duration, budget int) error {
 	calls := slack.Calls("")
 	byMethod := map[string]int{}
 	limited := 0
@@ -197,7 +224,7 @@ func report(slack *slackapi.Server, jenkins *jenkinssim.Server, n, lines int, du
 		case c.Method == "chat.update":
 			ts = c.Params["ts"]
 		case c.Method == "chat.postMessage" && c.Params["thread_ts"] != "":
-			ts = "new:" + c.At.String()
+			ts = c.Ref
 		default:
 			continue
 		}
@@ -208,7 +235,7 @@ func report(slack *slackapi.Server, jenkins *jenkinssim.Server, n, lines int, du
 			l, _ := strconv.Atoi(m[2])
 			s.build, s.line = b, max(s.line, l)
 		}
-		if s.build >= 0 {
+		if strings.Contains(text, "Build #") {
 			refreshes[ts] = append(refreshes[ts], s)
 		}
 	}
@@ -226,12 +253,12 @@ func report(slack *slackapi.Server, jenkins *jenkinssim.Server, n, lines int, du
 		slices.SortFunc(shows, func(a, b showing) int { return a.at.Compare(b.at) })
 		shown := -1
 		for i, s := range shows {
-			for l := shown + 1; l <= s.line; l++ {
+			for l := shown + 1; l <= s.line && s.build >= 0; l++ {
 				written := started[s.build].Add(time.Duration(l) * perLine)
 				lags = append(lags, max(s.at.Sub(written), 0))
 			}
 			shown = max(shown, s.line)
-			if i > 0 && s.line < lines-1 {
+			if i > 0 {
 				maxGap = max(maxGap, s.at.Sub(shows[i-1].at))
 			}
 		}
@@ -245,13 +272,13 @@ func report(slack *slackapi.Server, jenkins *jenkinssim.Server, n, lines int, du
 	}
 	polls := jenkins.Requests("progressiveText")
 	bound := time.Duration(1.5 * float64(n) / float64(budget) * float64(time.Minute))
-	fmt.Printf("builds %d × %d lines over %v, update budget %d/min, run %v\n", n, lines, duration, budget, elapsed.Round(time.Second))
+	fmt.Printf("builds %d × %d lines over %v, update budget %d/min\n", n, lines, duration, budget)
 	fmt.Printf("slack calls        %d (chat.update %d, chat.postMessage %d, files %d)\n", len(calls), byMethod["chat.update"], byMethod["chat.postMessage"],
 		byMethod["files.getUploadURLExternal"]+byMethod["files.completeUploadExternal"])
 	fmt.Printf("429s received      %d\n", limited)
 	fmt.Printf("naive baseline     %d log polls with one update each; chat.update/baseline = %.3f\n", polls, float64(byMethod["chat.update"])/float64(max(polls, 1)))
 	fmt.Printf("line lag           p50 %v, p95 %v, max %v (%d lines seen)\n", pct(0.5).Round(time.Millisecond), pct(0.95).Round(time.Millisecond), pct(1).Round(time.Millisecond), len(lags))
-	fmt.Printf("refresh gap        max %v; bound 1.5×N/B = %v\n", maxGap.Round(time.Millisecond), bound.Round(time.Millisecond))
+	fmt.Printf("refresh gap        max %v between refreshes of a live message; bound 1.5×N/B = %v\n", maxGap.Round(time.Millisecond), bound.Round(time.Millisecond))
 	fmt.Printf("jenkins log bytes  fetched %d / log %d = %.4f\n", jenkins.LogBytesServed(), logBytes, float64(jenkins.LogBytesServed())/float64(max(logBytes, 1)))
 	return nil
 }

@@ -9,11 +9,18 @@ import (
 
 	"github.com/hoistbot/hoist/internal/release"
 	"github.com/hoistbot/hoist/internal/sim/jenkinssim"
+	"github.com/hoistbot/hoist/internal/sim/slackapi"
 )
 
 // startWithJenkins runs Hoist against a Jenkins simulator whose pipelines
 // are the example configuration's.
 func startWithJenkins(t *testing.T, job jenkinssim.Job, extraEnv ...string) (*hoist, *jenkinssim.Server) {
+	t.Helper()
+	return startWithJenkinsAndSlack(t, job, nil, extraEnv...)
+}
+
+// startWithJenkinsAndSlack is startWithJenkins with more Slack simulator options.
+func startWithJenkinsAndSlack(t *testing.T, job jenkinssim.Job, simOpts []slackapi.Option, extraEnv ...string) (*hoist, *jenkinssim.Server) {
 	t.Helper()
 	j := jenkinssim.New(
 		jenkinssim.WithJob("api/preview", job),
@@ -27,7 +34,7 @@ func startWithJenkins(t *testing.T, job jenkinssim.Job, extraEnv ...string) (*ho
 		"HOIST_JENKINS_TOKEN=" + jenkinssim.DefaultToken,
 		"HOIST_JENKINS_REDACT_PATTERNS=password=\\S+",
 	}, extraEnv...)
-	h := start(t, release.Ports{}, env...)
+	h := startWith(t, release.Ports{}, simOpts, env...)
 	h.secrets = append(h.secrets, jenkinssim.DefaultToken)
 	return h, j
 }
@@ -204,5 +211,44 @@ func (h *hoist) waitThreadText(t *testing.T, card, want string) {
 			}
 		}
 		return false
+	})
+}
+
+// TestSlackRateLimitStorm runs builds while Slack answers most updates
+// with 429: the builds finish, and every live message ends showing its
+// result.
+func TestSlackRateLimitStorm(t *testing.T) {
+	h, j := startWithJenkinsAndSlack(t, jenkinssim.Job{Lines: 40, Duration: 2 * time.Second, LineText: lineText},
+		nil, "HOIST_SLACK_UPDATE_BUDGET_PER_MINUTE=600")
+	st := h.openStore()
+	for range 6 {
+		h.slack.RateLimitNext("chat.update", 1)
+	}
+	for _, branch := range []string{"storm-a", "storm-b", "storm-c"} {
+		h.command(developer, "/deploy", "api "+branch)
+	}
+	for id := release.ID(1); id <= 3; id++ {
+		h.waitRelease(st, id, release.Succeeded)
+	}
+	if n := len(j.Builds("api/preview")); n != 3 {
+		t.Fatalf("builds = %d", n)
+	}
+	limited := 0
+	for _, c := range h.slack.Calls("chat.update") {
+		if c.Status == 429 {
+			limited++
+		}
+	}
+	if limited == 0 {
+		t.Fatal("Slack never answered 429: the storm did not happen")
+	}
+	h.eventually(t, "every live message to show its result", func() bool {
+		finals := 0
+		for _, m := range h.slack.Messages() {
+			if m.ThreadTS != "" && strings.Contains(unescapeJSON(m.Blocks), "SUCCESS") {
+				finals++
+			}
+		}
+		return finals == 3
 	})
 }

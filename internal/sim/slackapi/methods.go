@@ -57,6 +57,9 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	status, retryAfter, resp := s.dispatchLocked(method, token, params, parseErr)
 	call.Status = status
 	call.Error = errorOf(resp)
+	if ts, ok := resp["ts"].(string); ok && method == "chat.postMessage" {
+		call.Ref = ts
+	}
 	s.recordLocked(call)
 	s.mu.Unlock()
 

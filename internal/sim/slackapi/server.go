@@ -59,8 +59,9 @@ type Call struct {
 	Body []byte
 	// Blocks is the "blocks" parameter when it was sent, else nil.
 	Blocks json.RawMessage
-	// Ref is the id given to ResponseURL for MethodResponseURL calls, and the
-	// file ID for MethodUpload calls.
+	// Ref is the id given to ResponseURL for MethodResponseURL calls, the
+	// file ID for MethodUpload calls, and the new message's ts for
+	// chat.postMessage.
 	Ref string
 	// Status is the HTTP status the Server answered with.
 	Status int
