@@ -428,3 +428,25 @@ func TestApprovalsChannelGetsACopyLinkingBack(t *testing.T) {
 		return h.chat.cards[copyRef.TS].Release.State == release.Succeeded
 	})
 }
+
+func TestStartShowsRecentlyFinishedCardsAgain(t *testing.T) {
+	h := newHarness(t)
+	h.do(dev, "deploy api feature-x")
+	h.waitState(1, release.Succeeded)
+	h.eventually("the outcome announced", func() bool { return len(h.announcements()) == 2 })
+	h.stop()
+	h.chat.mu.Lock()
+	updates := h.chat.updates
+	h.chat.mu.Unlock()
+	h.startWorker()
+	h.eventually("the card sent again", func() bool {
+		h.chat.mu.Lock()
+		defer h.chat.mu.Unlock()
+		return h.chat.updates > updates
+	})
+	h.chat.mu.Lock()
+	defer h.chat.mu.Unlock()
+	if h.chat.posts != 1 || len(h.chat.announced) != 2 {
+		t.Errorf("after the restart: %d cards posted, %d announcements; want the card updated, nothing posted", h.chat.posts, len(h.chat.announced))
+	}
+}

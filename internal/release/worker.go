@@ -125,6 +125,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	defer ticker.Stop()
 	defer w.wg.Wait()
 	defer w.stopTimers()
+	w.reshowRecent(ctx)
 	w.sweep(ctx)
 	for {
 		select {
@@ -135,6 +136,32 @@ func (w *Worker) Run(ctx context.Context) error {
 		case <-ticker.C:
 			w.sweep(ctx)
 		}
+	}
+}
+
+// reshowWindow is how far back a start looks for finished releases whose
+// card may not show the end: a stopping Hoist sends pending card updates
+// for a few seconds only, within its update budget.
+const reshowWindow = 15 * time.Minute
+
+// reshowRecent sends again the cards of releases that ended shortly
+// before this start, so that no card is left showing a state its release
+// has left.
+func (w *Worker) reshowRecent(ctx context.Context) {
+	ended := []State{Succeeded, Denied, Expired, Cancelled, Failed}
+	recent, err := w.store.ListReleases(ctx, Filter{States: ended, Limit: 100})
+	if err != nil {
+		w.logger.ErrorContext(ctx, "list recently finished releases", "err", err)
+		return
+	}
+	for _, r := range recent {
+		if r.MessageTS == "" || w.now().Sub(r.UpdatedAt) > reshowWindow {
+			continue
+		}
+		if err := w.syncCard(ctx, &r); err != nil {
+			w.logger.WarnContext(ctx, "show a finished release again", "release", r.ID, "err", err)
+		}
+		w.forget(r.ID)
 	}
 }
 
