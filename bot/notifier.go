@@ -147,7 +147,7 @@ func (n *Notifier) UpdateCard(ctx context.Context, ref release.MessageRef, c rel
 		// other refreshes. States on the way take turns with every other
 		// message, coalesced with later states of the same card.
 		metadata := cardMetadata(c.Release.ID)
-		n.scheduler.Update(ref, Message{Text: text, Blocks: blocks, Metadata: &metadata}, c.Release.State.Terminal())
+		n.scheduler.Update(ref, Message{Text: text, Blocks: blocks, Metadata: &metadata, Background: true}, c.Release.State.Terminal())
 		return nil
 	}
 	err := n.retry(ctx, func(ctx context.Context) error {

@@ -28,7 +28,20 @@ type Message struct {
 	// Metadata, when set, replaces the message's metadata (a card's
 	// release ID).
 	Metadata *slack.SlackMetadata
+	// Background messages (cards) get one call in backgroundShare while
+	// other messages (live builds) wait, so that cards never starve and
+	// live builds keep most of the budget.
+	Background bool
 }
+
+// backgroundShare: one call in this many goes to a background message
+// when messages of both kinds wait. Live builds keep two thirds of the
+// budget, so N of them are each refreshed within 1.5 × N/B minutes.
+const backgroundShare = 3
+
+// budgetMargin spaces calls a little wider than the budget, so that the
+// jitter of the network never puts budget+1 calls in one minute.
+const budgetMargin = 1.02
 
 // DefaultUpdateBudget is the Scheduler's default budget of chat.update calls
 // a minute: Slack's Tier 3, which chat.update belongs to.
@@ -88,9 +101,12 @@ type Scheduler struct {
 	api      Updater
 	logger   *slog.Logger
 	interval time.Duration
-	now      func() time.Time
-	sleep    func(ctx context.Context, d time.Duration) error
-	grace    time.Duration
+	// sinceBackground counts calls to other messages since the last call
+	// to a background one.
+	sinceBackground int
+	now             func() time.Time
+	sleep           func(ctx context.Context, d time.Duration) error
+	grace           time.Duration
 
 	mu          sync.Mutex
 	entries     map[release.MessageRef]*pendingUpdate
@@ -174,7 +190,7 @@ func NewScheduler(api Updater, budgetPerMinute int, logger *slog.Logger, opts ..
 		api:    api,
 		logger: logger,
 		// Rounded up, so that budget intervals are never shorter than a minute.
-		interval: (time.Minute + b - 1) / b,
+		interval: time.Duration(float64((time.Minute+b-1)/b) * budgetMargin),
 		now:      time.Now,
 		sleep:    timerSleep,
 		grace:    defaultFlushGrace,
@@ -286,7 +302,8 @@ func (s *Scheduler) next(finalsOnly bool) (*pendingUpdate, pendingUpdate, time.D
 	defer s.mu.Unlock()
 	now := s.now()
 	gate := later(s.notBefore, s.pausedUntil)
-	var first, firstFinal *pendingUpdate
+	// The first ready message of each kind, a final one when there is.
+	var fore, back *pendingUpdate
 	var earliest time.Time
 	for _, p := range s.queue {
 		if finalsOnly && !p.final {
@@ -299,23 +316,28 @@ func (s *Scheduler) next(finalsOnly bool) (*pendingUpdate, pendingUpdate, time.D
 			}
 			continue
 		}
-		if first == nil {
-			first = p
+		pick := &fore
+		if p.msg.Background {
+			pick = &back
 		}
-		if p.final {
-			firstFinal = p
-			break
+		if *pick == nil || p.final && !(*pick).final {
+			*pick = p
 		}
 	}
-	pick := firstFinal
-	if pick == nil {
-		pick = first
+	pick := fore
+	if back != nil && (fore == nil || s.sinceBackground >= backgroundShare-1) {
+		pick = back
 	}
 	if pick == nil {
 		if earliest.IsZero() {
 			return nil, pendingUpdate{}, -1
 		}
 		return nil, pendingUpdate{}, earliest.Sub(now)
+	}
+	if pick.msg.Background {
+		s.sinceBackground = 0
+	} else {
+		s.sinceBackground++
 	}
 	snap := *pick
 	pick.has, pick.msg = false, Message{}

@@ -545,12 +545,39 @@ func (f updaterFunc) UpdateMessageContext(ctx context.Context, channel, ts strin
 
 func TestNewSchedulerDefaultBudget(t *testing.T) {
 	s := NewScheduler(nil, 0, nil)
-	if s.interval != 1200*time.Millisecond {
-		t.Errorf("interval = %s, want 1.2s (50 a minute)", s.interval)
+	if s.interval != 1224*time.Millisecond {
+		t.Errorf("interval = %s, want 1.2s (50 a minute) and a 2%% margin", s.interval)
 	}
 	// Rounded up so that budget calls never fit in less than a minute.
 	if s := NewScheduler(nil, 7, nil); 7*s.interval < time.Minute {
 		t.Errorf("7 intervals of %s are less than a minute", s.interval)
+	}
+}
+
+// TestSchedulerGivesCardsAThird lets cards (background) and live builds
+// wait together: cards get one call in three, builds the rest, and
+// neither starves.
+func TestSchedulerGivesCardsAThird(t *testing.T) {
+	w, api, s, _ := newSimScheduler(t, 60)
+	cards, builds := 0, 0
+	for i := range 30 {
+		s.Update(msgRef(100+i), Message{Text: fmt.Sprintf("card %d", i), Background: true}, false)
+		s.Update(msgRef(i), textMsg(fmt.Sprintf("build %d", i)), false)
+	}
+	runSim(t, w, s, 30*time.Second)
+	calls := api.allCalls()
+	if len(calls) != 60 {
+		t.Fatalf("calls = %d; want every update sent", len(calls))
+	}
+	for _, c := range calls[:30] { // the first half: both kinds were waiting
+		if strings.HasPrefix(c.text, "card") {
+			cards++
+		} else {
+			builds++
+		}
+	}
+	if cards == 0 || builds < 2*cards-1 || builds > 2*cards+2 {
+		t.Errorf("of the first 30 calls, %d went to cards and %d to builds; want builds to get two calls in three", cards, builds)
 	}
 }
 
