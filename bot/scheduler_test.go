@@ -554,10 +554,10 @@ func TestNewSchedulerDefaultBudget(t *testing.T) {
 	}
 }
 
-// TestSchedulerGivesCardsAThird lets cards (background) and live builds
-// wait together: cards get one call in three, builds the rest, and
+// TestSchedulerGivesCardsAQuarter lets cards (background) and live builds
+// wait together: cards get one call in four, builds the rest, and
 // neither starves.
-func TestSchedulerGivesCardsAThird(t *testing.T) {
+func TestSchedulerGivesCardsAQuarter(t *testing.T) {
 	w, api, s, _ := newSimScheduler(t, 60)
 	cards, builds := 0, 0
 	for i := range 30 {
@@ -569,15 +569,15 @@ func TestSchedulerGivesCardsAThird(t *testing.T) {
 	if len(calls) != 60 {
 		t.Fatalf("calls = %d; want every update sent", len(calls))
 	}
-	for _, c := range calls[:30] { // the first half: both kinds were waiting
+	for _, c := range calls[:32] { // both kinds were waiting
 		if strings.HasPrefix(c.text, "card") {
 			cards++
 		} else {
 			builds++
 		}
 	}
-	if cards == 0 || builds < 2*cards-1 || builds > 2*cards+2 {
-		t.Errorf("of the first 30 calls, %d went to cards and %d to builds; want builds to get two calls in three", cards, builds)
+	if cards != 8 || builds != 24 {
+		t.Errorf("of the first 32 calls, %d went to cards and %d to builds; want builds to get three calls in four", cards, builds)
 	}
 }
 
