@@ -118,7 +118,12 @@ func (w *Worker) follow(ctx context.Context, r Release, b Build) (BuildStatus, e
 			return BuildStatus{}, err
 		}
 		if chunk.Next != b.LogOffset || len(chunk.Data) > 0 {
-			if err := w.store.AppendLog(ctx, r.ID, b.LogOffset, chunk.Data, chunk.Next); err != nil {
+			// Bytes read are kept even when Hoist is stopping meanwhile, so
+			// that the next start does not read them from Jenkins again.
+			kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			err := w.store.AppendLog(kctx, r.ID, b.LogOffset, chunk.Data, chunk.Next)
+			cancel()
+			if err != nil {
 				return BuildStatus{}, fmt.Errorf("keep log: %w", err)
 			}
 			b.LogOffset = chunk.Next
