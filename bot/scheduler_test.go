@@ -616,8 +616,7 @@ func TestSchedulerWithSlackSimulator(t *testing.T) {
 	wctx, wcancel := context.WithTimeout(ctx, 15*time.Second)
 	defer wcancel()
 	// One refused call, then one landing per message at least.
-	calls, err := sim.WaitFor(wctx, "chat.update", 4)
-	if err != nil {
+	if _, err := sim.WaitFor(wctx, "chat.update", 4); err != nil {
 		t.Fatal(err)
 	}
 	for {
@@ -640,7 +639,7 @@ func TestSchedulerWithSlackSimulator(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	calls = sim.Calls("chat.update")
+	calls := sim.Calls("chat.update")
 	if calls[0].Status != 429 {
 		t.Fatalf("first call answered %d, want the injected 429", calls[0].Status)
 	}

@@ -31,7 +31,7 @@ func newGojenkins(t *testing.T, opts ...Option) (*Server, *gojenkins.Jenkins) {
 
 // pollExecutable polls a queue item the way gojenkins users do until it has
 // an executable.
-func pollExecutable(t *testing.T, ctx context.Context, j *gojenkins.Jenkins, id int64) *gojenkins.Task {
+func pollExecutable(ctx context.Context, t *testing.T, j *gojenkins.Jenkins, id int64) *gojenkins.Task {
 	t.Helper()
 	task, err := j.GetQueueItem(ctx, id)
 	if err != nil {
@@ -77,7 +77,7 @@ func TestGojenkinsRoundTrip(t *testing.T) {
 	if err != nil || id != DefaultFirstQueueID {
 		t.Fatalf("BuildJob = %d, %v", id, err)
 	}
-	task := pollExecutable(t, ctx, j, id)
+	task := pollExecutable(ctx, t, j, id)
 	if got := task.GetParameters(); len(got) != 7 || got[0].Name != "APP" || got[0].Value != "shop" {
 		t.Errorf("task parameters = %v", got)
 	}
@@ -142,7 +142,7 @@ func TestGojenkinsRoundTrip(t *testing.T) {
 	if err != nil || id2 != id+1 {
 		t.Fatalf("InvokeSimple in folder = %d, %v", id2, err)
 	}
-	task2 := pollExecutable(t, ctx, j, id2)
+	task2 := pollExecutable(ctx, t, j, id2)
 	b2, err := sub.GetBuild(ctx, task2.Raw.Executable.Number)
 	if err != nil {
 		t.Fatalf("GetBuild in folder: %v", err)

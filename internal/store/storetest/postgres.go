@@ -14,7 +14,7 @@ import (
 )
 
 // PostgresSkip says how to run the PostgreSQL tests when they are skipped.
-const PostgresSkip = "set HOIST_TEST_POSTGRES_DSN, e.g. postgres://postgres:postgres@127.0.0.1:5432/hoist_test?sslmode=disable (start one with: pg_ctlcluster 15 main start, or apt-get install -y postgresql)"
+const PostgresSkip = "set HOIST_TEST_POSTGRES_DSN, e.g. postgres://postgres:postgres@127.0.0.1:5432/hoist_test?sslmode=disable (start one with: pg_ctlcluster 15 main start, or apt-get install -y postgresql)" //nolint:gosec // the documented local test database, not a credential
 
 // PostgresDSN returns a DSN for a fresh schema of the test database named
 // by HOIST_TEST_POSTGRES_DSN, dropped when tb ends, so that test runs never
