@@ -18,6 +18,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/hoistbot/hoist/internal/release"
+	"github.com/hoistbot/hoist/internal/wait"
 )
 
 // SlackAPI lists the slack-go calls the Notifier makes; *slack.Client is one.
@@ -330,14 +331,7 @@ func sleepContext(ctx context.Context, d time.Duration) error {
 	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < d {
 		return fmt.Errorf("a %s wait would outlast the deadline: %w", d, context.DeadlineExceeded)
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return wait.Sleep(ctx, d)
 }
 
 // cannotPostError is release.ErrCannotPost with advice for people, and the

@@ -11,6 +11,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/hoistbot/hoist/internal/release"
+	"github.com/hoistbot/hoist/internal/wait"
 )
 
 // Updater is the slack-go call the Scheduler makes; *slack.Client is one.
@@ -193,7 +194,7 @@ func NewScheduler(api Updater, budgetPerMinute int, logger *slog.Logger, opts ..
 		// Rounded up, so that budget intervals are never shorter than a minute.
 		interval: time.Duration(float64((time.Minute+b-1)/b) * budgetMargin),
 		now:      time.Now,
-		sleep:    timerSleep,
+		sleep:    wait.Sleep,
 		grace:    defaultFlushGrace,
 		entries:  make(map[release.MessageRef]*pendingUpdate),
 	}
@@ -508,18 +509,6 @@ func isGoneError(code string) bool {
 		return true
 	}
 	return false
-}
-
-// timerSleep waits d, or until ctx ends.
-func timerSleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 func later(a, b time.Time) time.Time {

@@ -40,6 +40,7 @@ import (
 	"github.com/bndr/gojenkins"
 
 	"github.com/hoistbot/hoist/internal/release"
+	"github.com/hoistbot/hoist/internal/wait"
 )
 
 var _ release.Pipeline = (*Client)(nil)
@@ -132,20 +133,9 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 		p.Max = p.Base
 	}
 	if p.Sleep == nil {
-		p.Sleep = sleep
+		p.Sleep = wait.Sleep
 	}
 	return p
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // Client talks to one Jenkins. It is safe for concurrent use.
