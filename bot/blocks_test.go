@@ -178,24 +178,30 @@ func render(tc cardCase) ([]slack.Block, string) {
 	return RenderCard(tc.card, now)
 }
 
+// checkGolden compares got with the golden file at path, or rewrites the
+// file with -update.
+func checkGolden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	if *updateGolden {
+		if err := os.WriteFile(path, got, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read golden file (run with -update to create it): %v", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("blocks differ from %s (run with -update if the change is intended):\n%s", path, got)
+	}
+}
+
 func TestRenderCardGolden(t *testing.T) {
 	for _, tc := range cardCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			blocks, fallback := render(tc)
 			got := marshalBlocks(t, blocks)
-			path := filepath.Join("testdata", "card_"+tc.name+".golden.json")
-			if *updateGolden {
-				if err := os.WriteFile(path, got, 0o600); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("read golden file (run with -update to create it): %v", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("blocks differ from %s (run with -update if the change is intended):\n%s", path, got)
-			}
+			checkGolden(t, filepath.Join("testdata", "card_"+tc.name+".golden.json"), got)
 			if tc.fallback != "" && fallback != tc.fallback {
 				t.Errorf("fallback = %q, want %q", fallback, tc.fallback)
 			}

@@ -1,9 +1,7 @@
 package bot
 
 import (
-	"bytes"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -104,19 +102,7 @@ func TestRenderBuildGolden(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			blocks, fallback := RenderBuild(tc.view)
 			got := marshalBlocks(t, blocks)
-			path := filepath.Join("testdata", "build_"+tc.name+".golden.json")
-			if *updateGolden {
-				if err := os.WriteFile(path, got, 0o600); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("read golden file (run with -update to create it): %v", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("blocks differ from %s (run with -update if the change is intended):\n%s", path, got)
-			}
+			checkGolden(t, filepath.Join("testdata", "build_"+tc.name+".golden.json"), got)
 			if tc.fallback != "" && fallback != tc.fallback {
 				t.Errorf("fallback = %q, want %q", fallback, tc.fallback)
 			}
