@@ -326,8 +326,10 @@ func (s *Scheduler) next(finalsOnly bool) (*pendingUpdate, pendingUpdate, time.D
 			*pick = p
 		}
 	}
+	// A live build's final state (its result) goes before any card; else
+	// cards take their turn once in backgroundShare calls.
 	pick := fore
-	if back != nil && (fore == nil || s.sinceBackground >= backgroundShare-1) {
+	if back != nil && (fore == nil || !fore.final && s.sinceBackground >= backgroundShare-1) {
 		pick = back
 	}
 	if pick == nil {

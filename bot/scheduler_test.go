@@ -581,6 +581,24 @@ func TestSchedulerGivesCardsAQuarter(t *testing.T) {
 	}
 }
 
+// TestSchedulerSendsABuildResultBeforeCards: a build's final state does not
+// wait behind a card, even when cards are due a turn.
+func TestSchedulerSendsABuildResultBeforeCards(t *testing.T) {
+	w, api, s, _ := newSimScheduler(t, 60)
+	for i := range 3 {
+		s.Update(msgRef(i), textMsg(fmt.Sprintf("build %d running", i)), false)
+	}
+	w.At(2500*time.Millisecond, func() {
+		s.Update(msgRef(50), Message{Text: "card 50 succeeded", Background: true}, true)
+		s.Update(msgRef(0), textMsg("build 0 SUCCESS"), true)
+	})
+	runSim(t, w, s, time.Minute)
+	calls := api.allCalls()
+	if len(calls) != 5 || calls[3].text != "build 0 SUCCESS" || calls[4].text != "card 50 succeeded" {
+		t.Fatalf("calls = %+v; want the build's result before the card", calls)
+	}
+}
+
 // TestSchedulerWithSlackSimulator runs the Scheduler against the Slack
 // simulator through a real slack.Client: a 429 pauses the updates for its
 // Retry-After, then the newest content of each message lands.
