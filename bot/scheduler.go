@@ -41,6 +41,11 @@ type Message struct {
 // budgetMargin, 1.36 × N/B: under the 1.5 × N/B Hoist promises).
 const backgroundShare = 4
 
+// backgroundSettle is how long a background message's update waits before
+// it may be sent, so that a card passing through several states at once
+// (requested, approved, building) costs one call, not three.
+const backgroundSettle = time.Second
+
 // budgetMargin spaces calls a little wider than the budget, so that the
 // jitter of the network never puts budget+1 calls in one minute.
 const budgetMargin = 1.02
@@ -312,6 +317,9 @@ func (s *Scheduler) next(finalsOnly bool) (*pendingUpdate, pendingUpdate, time.D
 			continue
 		}
 		ready := later(gate, p.retryAt)
+		if p.msg.Background && !p.final && !finalsOnly {
+			ready = later(ready, p.since.Add(backgroundSettle))
+		}
 		if ready.After(now) {
 			if earliest.IsZero() || ready.Before(earliest) {
 				earliest = ready

@@ -46,6 +46,7 @@ func main() {
 	duration := flag.Duration("duration", time.Minute, "how long each build prints for")
 	budget := flag.Int("budget", 50, "slack.update_budget_per_minute")
 	tier := flag.Int("tier", 50, "chat.update calls a minute the Slack simulator allows before answering 429")
+	verbose = flag.Bool("v", false, "print every wait between refreshes longer than the bound")
 	flag.Parse()
 	if err := run(*builds, *lines, *duration, *budget, *tier); err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -195,6 +196,8 @@ func waitShown(slack *slackapi.Server, n int, limit time.Duration) error {
 	return fmt.Errorf("slack did not show every final state within %v", limit)
 }
 
+var verbose *bool
+
 var lineRe = regexp.MustCompile(`build (\d+) line (\d+)`)
 
 // showing is what one live message showed at one moment.
@@ -210,6 +213,9 @@ func report(slack *slackapi.Server, jenkins *jenkinssim.Server, n, lines int, du
 	limited := 0
 	refreshes := map[string][]showing{} // live message ts → what it showed, in order
 	for _, c := range calls {
+		if *verbose && (c.Method == "chat.update" || c.Method == "chat.postMessage") {
+			fmt.Printf("  %s %s ts=%s thread=%s status=%d\n", c.At.Format("15:04:05.000"), c.Method, c.Params["ts"], c.Params["thread_ts"], c.Status)
+		}
 		byMethod[c.Method]++
 		if c.Status == http.StatusTooManyRequests {
 			limited++
@@ -246,6 +252,7 @@ func report(slack *slackapi.Server, jenkins *jenkinssim.Server, n, lines int, du
 		logBytes += int64(b.LogBytes)
 	}
 	perLine := duration / time.Duration(lines)
+	bound := time.Duration(1.5 * float64(n) / float64(budget) * float64(time.Minute))
 	var lags []time.Duration
 	var maxGap time.Duration
 	for _, shows := range refreshes {
@@ -258,7 +265,11 @@ func report(slack *slackapi.Server, jenkins *jenkinssim.Server, n, lines int, du
 			}
 			shown = max(shown, s.line)
 			if i > 0 {
-				maxGap = max(maxGap, s.at.Sub(shows[i-1].at))
+				gap := s.at.Sub(shows[i-1].at)
+				maxGap = max(maxGap, gap)
+				if *verbose && gap > bound {
+					fmt.Printf("  gap %v before refresh %d of %d (line %d)\n", gap.Round(time.Millisecond), i, len(shows)-1, s.line)
+				}
 			}
 		}
 	}
@@ -270,7 +281,6 @@ func report(slack *slackapi.Server, jenkins *jenkinssim.Server, n, lines int, du
 		return lags[min(len(lags)-1, int(p*float64(len(lags))))]
 	}
 	polls := jenkins.Requests("progressiveText")
-	bound := time.Duration(1.5 * float64(n) / float64(budget) * float64(time.Minute))
 	fmt.Printf("builds %d × %d lines over %v, update budget %d/min\n", n, lines, duration, budget)
 	fmt.Printf("slack calls        %d (chat.update %d, chat.postMessage %d, files %d)\n", len(calls), byMethod["chat.update"], byMethod["chat.postMessage"],
 		byMethod["files.getUploadURLExternal"]+byMethod["files.completeUploadExternal"])
