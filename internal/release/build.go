@@ -214,6 +214,39 @@ func (w *Worker) shownTail(tail []string) []string {
 	return shown
 }
 
+// reshowBuild sends the final view of a finished release's live build
+// message again, from what the store kept and the result Jenkins reports.
+func (w *Worker) reshowBuild(ctx context.Context, r Release) error {
+	if w.ports.BuildChat == nil || w.ports.Pipeline == nil {
+		return nil
+	}
+	msgs, err := w.store.Messages(ctx, r.ID)
+	if err != nil {
+		return err
+	}
+	live, ok := msgs[RoleBuildLog]
+	if !ok {
+		return nil
+	}
+	b, err := w.store.GetBuild(ctx, r.ID)
+	if err != nil {
+		return err
+	}
+	status, err := w.ports.Pipeline.Status(ctx, b.Job, b.Number)
+	if err != nil || status.Result == "" {
+		return err
+	}
+	tail, err := w.storedTail(ctx, r.ID)
+	if err != nil {
+		return err
+	}
+	if status.URL == "" {
+		status.URL = b.URL
+	}
+	return w.ports.BuildChat.UpdateBuild(ctx, live, BuildView{Release: r.ID, Job: b.Job, Number: b.Number, URL: status.URL,
+		Tail: w.shownTail(tail), Started: status.Started, Estimated: status.Estimated, Now: w.now(), Result: status.Result})
+}
+
 // storedTail is the last lines of the log kept so far, for a build that
 // is followed again after a restart.
 func (w *Worker) storedTail(ctx context.Context, id ID) ([]string, error) {

@@ -444,9 +444,21 @@ func TestStartShowsRecentlyFinishedCardsAgain(t *testing.T) {
 		defer h.chat.mu.Unlock()
 		return h.chat.updates > updates
 	})
+	h.eventually("the build's final view sent again", func() bool {
+		h.chat.mu.Lock()
+		defer h.chat.mu.Unlock()
+		for _, views := range h.chat.views {
+			n := len(views)
+			if n >= 2 && views[n-1].Result == "SUCCESS" && views[n-2].Result == "SUCCESS" {
+				return true
+			}
+		}
+		return false
+	})
 	h.chat.mu.Lock()
 	defer h.chat.mu.Unlock()
-	if h.chat.posts != 1 || len(h.chat.announced) != 2 {
-		t.Errorf("after the restart: %d cards posted, %d announcements; want the card updated, nothing posted", h.chat.posts, len(h.chat.announced))
+	if h.chat.posts != 1 || len(h.chat.announced) != 2 || len(h.chat.views) != 1 {
+		t.Errorf("after the restart: %d cards and %d live messages posted, %d announcements; want the card and build updated, nothing posted",
+			h.chat.posts, len(h.chat.views), len(h.chat.announced))
 	}
 }

@@ -161,6 +161,9 @@ func (w *Worker) reshowRecent(ctx context.Context) {
 		if err := w.syncCard(ctx, &r); err != nil {
 			w.logger.WarnContext(ctx, "show a finished release again", "release", r.ID, "err", err)
 		}
+		if err := w.reshowBuild(ctx, r); err != nil {
+			w.logger.WarnContext(ctx, "show a finished build again", "release", r.ID, "err", err)
+		}
 		w.forget(r.ID)
 	}
 }
