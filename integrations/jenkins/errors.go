@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"strings"
 	"syscall"
+
+	"github.com/hoistbot/hoist/internal/release"
 )
 
 // Errors the client's errors wrap, for errors.Is. Their texts are completed
@@ -27,8 +29,16 @@ var (
 	ErrBuildNotFound = errors.New("no such jenkins build")
 	// ErrUnreachable means Jenkins still failed in a transient way
 	// (connection refused or reset, timeout, 5xx, 429) after every retry.
-	ErrUnreachable = errors.New("jenkins unreachable")
+	// It is also release.ErrUnavailable: worth trying again later.
+	ErrUnreachable error = unreachable{}
 )
+
+type unreachable struct{}
+
+func (unreachable) Error() string { return "jenkins unreachable" }
+
+// Is makes ErrUnreachable match release.ErrUnavailable too.
+func (unreachable) Is(target error) bool { return target == release.ErrUnavailable }
 
 // adviceError is an error whose text is written for people and that
 // matches one of the sentinels above.

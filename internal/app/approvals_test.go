@@ -159,7 +159,7 @@ func TestApprovalRules(t *testing.T) {
 			t.Fatalf("first approval answered %q", got)
 		}
 		h.click(admin, bot.ActionApprove, 1, "again")
-		if got := h.waitResponse(t, "again"); got != "Your approval of release #1 is recorded: 1 of 2." {
+		if got := h.waitResponse(t, "again"); got != "You already voted on release #1; a vote cannot be changed." {
 			t.Fatalf("a second click by the same admin answered %q", got)
 		}
 		h.waitMessageIn(t, r.MessageTS, "Approvals: 1 of 2 (<@UADMIN1>)")

@@ -23,6 +23,9 @@ const tailLines = 25
 // step resumes from what the store remembers, so a restart follows the
 // same build from the same offset.
 func (w *Worker) build(ctx context.Context, r Release) (Release, error) {
+	if w.ports.Pipeline == nil {
+		return w.failBuild(ctx, r, "no build server is connected to Hoist any more (set jenkins.url), so this build cannot be followed")
+	}
 	b, err := w.store.GetBuild(ctx, r.ID)
 	if errors.Is(err, ErrNotFound) {
 		b, err = w.newBuild(r)
@@ -34,12 +37,16 @@ func (w *Worker) build(ctx context.Context, r Release) (Release, error) {
 	}
 	p := w.ports.Pipeline
 	if b.QueueID == 0 {
-		b.QueueID, err = p.Trigger(ctx, BuildRequest{Job: b.Job, Params: w.buildParams(ctx, r)})
+		// Once Jenkins has queued the build, Hoist must remember it even
+		// when it is stopping meanwhile: a restart would trigger again.
+		kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		b.QueueID, err = p.Trigger(kctx, BuildRequest{Job: b.Job, Params: w.buildParams(ctx, r)})
+		if err == nil {
+			err = w.store.PutBuild(kctx, b)
+		}
+		cancel()
 		if err != nil {
 			return w.buildError(ctx, r, b, "trigger "+b.Job, err)
-		}
-		if err := w.store.PutBuild(ctx, b); err != nil {
-			return r, fmt.Errorf("record queue item: %w", err)
 		}
 	}
 	if b.Number == 0 {
@@ -50,9 +57,16 @@ func (w *Worker) build(ctx context.Context, r Release) (Release, error) {
 		if err != nil {
 			return w.buildError(ctx, r, b, "wait for "+b.Job, err)
 		}
-		if err := w.store.PutBuild(ctx, b); err != nil {
+		kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		err := w.store.PutBuild(kctx, b)
+		cancel()
+		if err != nil {
 			return r, fmt.Errorf("record build: %w", err)
 		}
+	}
+	b, err = w.store.GetBuild(ctx, r.ID)
+	if err != nil {
+		return r, fmt.Errorf("load build: %w", err)
 	}
 	status, err := w.follow(ctx, r, b)
 	if err != nil {
@@ -113,6 +127,11 @@ func (w *Worker) follow(ctx context.Context, r Release, b Build) (BuildStatus, e
 		w.logger.WarnContext(ctx, "post live build message", "release", r.ID, "err", err)
 	}
 	for {
+		if cur, err := w.store.GetRelease(ctx, r.ID); err == nil && cur.State != Building {
+			// Cancelled (here or on another replica) or ended otherwise: the
+			// caller stops the build when it was cancelled.
+			return BuildStatus{}, fmt.Errorf("release is %s: %w", StateText(cur.State), errLeftBuilding)
+		}
 		chunk, err := p.ReadLog(ctx, b.Job, b.Number, b.LogOffset)
 		if err != nil {
 			return BuildStatus{}, err
@@ -123,6 +142,9 @@ func (w *Worker) follow(ctx context.Context, r Release, b Build) (BuildStatus, e
 			kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			err := w.store.AppendLog(kctx, r.ID, b.LogOffset, chunk.Data, chunk.Next)
 			cancel()
+			if errors.Is(err, ErrConflict) {
+				return BuildStatus{}, fmt.Errorf("keep log: another worker follows this build: %w", errLeftBuilding)
+			}
 			if err != nil {
 				return BuildStatus{}, fmt.Errorf("keep log: %w", err)
 			}
@@ -283,14 +305,27 @@ func appendTail(tail []string, data []byte) []string {
 	return tail
 }
 
+// errLeftBuilding: the release is no longer this drive's to follow.
+var errLeftBuilding = errors.New("no longer building")
+
 // buildError ends the build stage after an error from the build server,
-// unless the error is only that the release was cancelled meanwhile (then
-// the build is stopped) or that Hoist is stopping (then it is resumed at
-// the next start).
+// unless:
+//   - the release was cancelled meanwhile: the build is stopped;
+//   - Hoist is stopping, or another worker follows the build: it is
+//     resumed later;
+//   - the build server is down for now and the build was already queued:
+//     the next sweep follows it again from the stored offset.
 func (w *Worker) buildError(ctx context.Context, r Release, b Build, doing string, err error) (Release, error) {
-	if ctx.Err() != nil {
+	if ctx.Err() != nil || errors.Is(err, errLeftBuilding) {
 		w.stopIfCancelled(r, b)
-		return r, ctx.Err()
+		if ctx.Err() != nil {
+			return r, ctx.Err()
+		}
+		return r, fmt.Errorf("%s: %w", doing, err)
+	}
+	if errors.Is(err, ErrUnavailable) && b.QueueID != 0 {
+		w.logger.WarnContext(ctx, "build server unavailable; following the build again later", "release", r.ID, "err", err)
+		return r, fmt.Errorf("%s: %w", doing, err)
 	}
 	return w.failBuild(ctx, r, fmt.Sprintf("%s: %v", doing, err))
 }

@@ -138,6 +138,7 @@ type fakePipeline struct {
 	reads     int
 	bytesRead int
 	failWith  error // when set, Trigger fails with it
+	readErr   error // when set, ReadLog fails with it
 }
 
 func newFakePipeline() *fakePipeline {
@@ -192,6 +193,9 @@ func (f *fakePipeline) Status(_ context.Context, _ string, number int64) (releas
 func (f *fakePipeline) ReadLog(_ context.Context, _ string, _ int64, offset int64) (release.LogChunk, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.readErr != nil {
+		return release.LogChunk{}, f.readErr
+	}
 	end := int64(len(f.log))
 	running := f.running()
 	if running {

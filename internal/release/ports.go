@@ -83,6 +83,11 @@ type LogChunk struct {
 	More bool
 }
 
+// ErrUnavailable is wrapped by errors of an outside system that is down
+// for now (unreachable, 5xx after retries): a stage that has already
+// started waits and tries again later instead of failing the release.
+var ErrUnavailable = errors.New("temporarily unavailable")
+
 // ErrNotBuilt means a queue item ended without a build: cancelled in the
 // queue, or gone. The wrapped text says why.
 var ErrNotBuilt = errors.New("queue item ended without a build")

@@ -239,6 +239,9 @@ func (s *Service) promote(ctx context.Context, req Request) (Reply, error) {
 		return Reply{}, &policy.Refusal{Reason: fmt.Sprintf("`%s` has no successful release in *%s* to promote.", c.App, from)}
 	}
 	src := last[0]
+	if src.Commit == "" {
+		return Reply{}, &policy.Refusal{Reason: fmt.Sprintf("Release #%d in *%s* has no recorded commit, and a promotion must move that exact commit. Hoist records commits once it is connected to GitHub (`github.token`).", src.ID, from)}
+	}
 	return s.request(ctx, req, Release{Kind: KindPromote, App: c.App, Env: to, FromEnv: from, Ref: src.Ref, Commit: src.Commit})
 }
 
@@ -258,6 +261,9 @@ func (s *Service) rollback(ctx context.Context, req Request) (Reply, error) {
 		return Reply{}, &policy.Refusal{Reason: fmt.Sprintf("`%s` has no successful release in *%s* yet.", c.App, c.Env)}
 	}
 	current := done[0]
+	if current.Commit == "" {
+		return Reply{}, &policy.Refusal{Reason: fmt.Sprintf("Release #%d in *%s* has no recorded commit, so Hoist cannot tell which earlier version differs. Hoist records commits once it is connected to GitHub (`github.token`).", current.ID, c.Env)}
+	}
 	for _, prev := range done[1:] {
 		if version(prev) != version(current) {
 			return s.request(ctx, req, Release{Kind: KindRollback, App: c.App, Env: c.Env, Ref: prev.Ref, Commit: prev.Commit})
@@ -389,15 +395,22 @@ func (s *Service) vote(ctx context.Context, user string, id ID, approve bool, re
 	if r.State != AwaitingApproval {
 		return Reply{}, &policy.Refusal{Reason: s.decidedText(ctx, r)}
 	}
+	if !s.now().Before(r.ApprovalDeadline) {
+		s.wake(id) // the worker expires it and says so on the card
+		return Reply{}, &policy.Refusal{Reason: fmt.Sprintf("Release #%d expired %s without enough approvals.", r.ID, slackDate(r.ApprovalDeadline))}
+	}
 	if err := s.policy.CheckVote(ctx, user, r.RequestedBy, r.Env, int64(r.ID)); err != nil {
 		return Reply{}, err
 	}
-	_, err = s.store.AddVote(ctx, Vote{ReleaseID: id, Voter: user, Approve: approve, Reason: reason, At: s.now()})
+	added, err := s.store.AddVote(ctx, Vote{ReleaseID: id, Voter: user, Approve: approve, Reason: reason, At: s.now()})
 	if errors.Is(err, ErrConflict) {
 		return s.alreadyDecided(ctx, id)
 	}
 	if err != nil {
 		return Reply{}, fmt.Errorf("vote on release %d: %w", id, err)
+	}
+	if !added {
+		return Reply{Text: fmt.Sprintf("You already voted on release #%d; a vote cannot be changed.", id)}, nil
 	}
 	votes, err := s.store.Votes(ctx, id)
 	if err != nil {
@@ -460,6 +473,9 @@ func (s *Service) decidedText(ctx context.Context, r Release) string {
 	}
 	if r.ApprovalDeadline.IsZero() {
 		return fmt.Sprintf("Release #%d needs no approval; it is %s.", r.ID, StateText(r.State))
+	}
+	if n, _ := Tally(votes); n == 0 {
+		return fmt.Sprintf("Release #%d already ended: it is %s.", r.ID, StateText(r.State))
 	}
 	return fmt.Sprintf("Release #%d was already approved by %s; it is %s.", r.ID, approvers(votes, s.policy.RequiredApprovals()), StateText(r.State))
 }

@@ -51,8 +51,11 @@ func TestProductionNeedsDistinctAdmins(t *testing.T) {
 	if got := h.do(admin2, "approve 1").Text; !strings.Contains(got, "1 of 2") {
 		t.Errorf("first approval: %q", got)
 	}
-	if got := h.do(admin2, "approve #1").Text; !strings.Contains(got, "1 of 2") {
+	if got := h.do(admin2, "approve #1").Text; !strings.Contains(got, "You already voted on release #1") {
 		t.Errorf("the same admin twice counts once: %q", got)
+	}
+	if got := h.do(admin2, "deny 1").Text; !strings.Contains(got, "a vote cannot be changed") {
+		t.Errorf("an admin changing their vote: %q", got)
 	}
 	card := h.cardOf(r.ID, func(c release.Card) bool { return len(c.Votes) > 0 })
 	if len(card.Votes) != 1 || card.RequiredApprovals != 2 || card.Release.State != release.AwaitingApproval {

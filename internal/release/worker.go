@@ -146,7 +146,7 @@ const reshowWindow = 15 * time.Minute
 
 // reshowRecent sends again the cards of releases that ended shortly
 // before this start, so that no card is left showing a state its release
-// has left.
+// has left, and stops the builds of those that were cancelled.
 func (w *Worker) reshowRecent(ctx context.Context) {
 	ended := []State{Succeeded, Denied, Expired, Cancelled, Failed}
 	recent, err := w.store.ListReleases(ctx, Filter{States: ended, Limit: 100})
@@ -163,6 +163,9 @@ func (w *Worker) reshowRecent(ctx context.Context) {
 		}
 		if err := w.reshowBuild(ctx, r); err != nil {
 			w.logger.WarnContext(ctx, "show a finished build again", "release", r.ID, "err", err)
+		}
+		if r.State == Cancelled && w.ports.Pipeline != nil {
+			w.stopIfCancelled(r, Build{}) // cancelled while no Hoist was following its build
 		}
 		w.forget(r.ID)
 	}
@@ -249,6 +252,9 @@ func (w *Worker) drive(ctx context.Context, id ID) {
 			return
 		}
 		if r.State.Terminal() {
+			if r.State == Cancelled && w.ports.Pipeline != nil {
+				w.stopIfCancelled(r, Build{}) // its build may be running on no drive at all
+			}
 			w.forget(id)
 			return
 		}
@@ -293,6 +299,9 @@ func (w *Worker) advance(ctx context.Context, r Release) (Release, error) {
 	case Building:
 		return w.build(ctx, r)
 	case RollingOut:
+		if w.ports.Cluster == nil {
+			return w.move(ctx, r, Succeeded, r.StateReason+"; rollout not watched: Hoist has no connection to the cluster")
+		}
 		if err := w.ports.Cluster.Rollout(ctx, r); err != nil {
 			if ctx.Err() != nil {
 				return r, ctx.Err()
@@ -327,6 +336,10 @@ func (w *Worker) prepare(ctx context.Context, r Release) (Release, error) {
 }
 
 func (w *Worker) teardown(ctx context.Context, r Release) (Release, error) {
+	reason := ""
+	if cluster := w.envs[r.Env].Cluster; cluster != "" && w.ports.Cluster == nil {
+		reason = "environment forgotten; its namespace was not deleted: Hoist has no connection to cluster " + cluster
+	}
 	if w.envs[r.Env].Cluster != "" && w.ports.Cluster != nil {
 		if err := w.ports.Cluster.Teardown(ctx, r); err != nil {
 			if ctx.Err() != nil {
@@ -338,7 +351,7 @@ func (w *Worker) teardown(ctx context.Context, r Release) (Release, error) {
 	if err := w.store.DeleteEnvironment(ctx, r.App, r.Ref, ActorHoist); err != nil && !errors.Is(err, ErrNotFound) {
 		return r, fmt.Errorf("forget environment: %w", err)
 	}
-	return w.move(ctx, r, Succeeded, "")
+	return w.move(ctx, r, Succeeded, reason)
 }
 
 func (w *Worker) move(ctx context.Context, r Release, to State, reason string) (Release, error) {
