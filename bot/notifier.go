@@ -360,6 +360,12 @@ func (n *Notifier) cannotPost(channel string, err error) error {
 			advice: fmt.Sprintf("I can't post in %s: it is archived. Unarchive it, or ask me in another channel.", where),
 			cause:  err,
 		}
+	case "invalid_blocks", "invalid_blocks_format", "msg_too_long", "no_text", "invalid_metadata_format", "invalid_metadata_schema":
+		// Sending the same message again would be refused again.
+		return &cannotPostError{
+			advice: fmt.Sprintf("Slack refused the release's message in %s (%s). This is a bug in Hoist: please report it.", where, slackErrorCode(err)),
+			cause:  err,
+		}
 	}
 	return err
 }

@@ -190,6 +190,15 @@ func TestNotifierCannotPost(t *testing.T) {
 	}
 }
 
+func TestNotifierRefusedContentEndsTheRelease(t *testing.T) {
+	f := newNotifierFixture(t)
+	f.sim.FailNext("chat.postMessage", "invalid_blocks")
+	_, err := f.n.PostCard(t.Context(), chMember, awaitingCard())
+	if !errors.Is(err, release.ErrCannotPost) || !strings.Contains(err.Error(), "Slack refused the release's message") || !strings.Contains(err.Error(), "invalid_blocks") {
+		t.Fatalf("PostCard: %v; want ErrCannotPost naming invalid_blocks, so the release ends instead of posting forever", err)
+	}
+}
+
 func TestNotifierPostCardJoinRefused(t *testing.T) {
 	f := newNotifierFixture(t)
 	// Slack says "not in channel", then refuses the join: a private channel.
