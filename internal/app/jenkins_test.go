@@ -181,6 +181,8 @@ func TestJenkinsFailures(t *testing.T) {
 			bs := j.Builds("api/preview")
 			return len(bs) == 1 && bs[0].Result == jenkinssim.ResultAborted
 		})
+		r, _ := st.GetRelease(context.Background(), 1)
+		h.waitThreadText(t, r.MessageTS, "ABORTED")
 	})
 	t.Run("jenkins down", func(t *testing.T) {
 		h, j := startWithJenkins(t, jenkinssim.Job{Lines: 10})

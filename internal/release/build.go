@@ -14,6 +14,9 @@ import (
 // RoleBuildLog names the live build message in a release's thread.
 const RoleBuildLog = "build_log"
 
+// RoleLogFile marks that the build's whole log was uploaded to the thread.
+const RoleLogFile = "log_file"
+
 // tailLines is how many of the log's last lines the live message shows.
 const tailLines = 25
 
@@ -212,10 +215,18 @@ func (w *Worker) uploadLog(ctx context.Context, r Release, b Build, card Message
 	if w.ports.BuildChat == nil {
 		return
 	}
+	if msgs, err := w.store.Messages(ctx, r.ID); err == nil {
+		if _, done := msgs[RoleLogFile]; done {
+			return // uploaded before a restart
+		}
+	}
 	log, err := w.store.Log(ctx, r.ID)
 	if err == nil {
 		name := fmt.Sprintf("release-%d-%s-%d.log", r.ID, strings.ReplaceAll(b.Job, "/", "-"), b.Number)
 		err = w.ports.BuildChat.UploadLog(ctx, card, name, w.redact(log))
+	}
+	if err == nil {
+		err = w.store.PutMessage(ctx, r.ID, RoleLogFile, card)
 	}
 	if err != nil {
 		w.logger.WarnContext(ctx, "upload build log", "release", r.ID, "err", err)
@@ -365,4 +376,33 @@ func (w *Worker) stopIfCancelled(r Release, b Build) {
 		return
 	}
 	w.logger.InfoContext(ctx, "stopped the build of a cancelled release", "release", r.ID, "job", b.Job, "build", b.Number)
+	if b.Number != 0 {
+		w.showAborted(ctx, cur)
+	}
+}
+
+// showAborted waits a little for Jenkins to end a stopped build, so that
+// its live message shows ABORTED rather than running on.
+func (w *Worker) showAborted(ctx context.Context, r Release) {
+	for range 10 {
+		if err := w.reshowBuild(ctx, r); err != nil || w.buildEnded(ctx, r) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(w.logPoll):
+		}
+	}
+}
+
+// buildEnded reports whether the build server says the release's build
+// has a result.
+func (w *Worker) buildEnded(ctx context.Context, r Release) bool {
+	b, err := w.store.GetBuild(ctx, r.ID)
+	if err != nil || b.Number == 0 {
+		return true
+	}
+	status, err := w.ports.Pipeline.Status(ctx, b.Job, b.Number)
+	return err != nil || status.Result != ""
 }
