@@ -132,14 +132,7 @@ func TestBuildServerErrorIsExplainedInTheThread(t *testing.T) {
 
 func TestCancelStopsTheBuild(t *testing.T) {
 	h := newHarness(t)
-	h.ci.block, h.ci.started = make(chan struct{}), make(chan release.ID, 10)
-	defer close(h.ci.block)
-	h.do(dev, "deploy api feature-x")
-	<-h.ci.started
-	h.eventually("the build to be followed", func() bool {
-		b, err := h.store.GetBuild(context.Background(), 1)
-		return err == nil && b.Number != 0
-	})
+	defer close(h.runningBuild())
 	h.do(dev, "cancel 1")
 	h.waitState(1, release.Cancelled)
 	h.eventually("the build to be stopped", func() bool {
@@ -164,14 +157,7 @@ func TestEnvironmentWithoutJobSaysSo(t *testing.T) {
 
 func TestCancelWithoutARunningDriveStillStopsTheBuild(t *testing.T) {
 	h := newHarness(t)
-	h.ci.block, h.ci.started = make(chan struct{}), make(chan release.ID, 10)
-	defer close(h.ci.block)
-	h.do(dev, "deploy api feature-x")
-	<-h.ci.started
-	h.eventually("the build to be followed", func() bool {
-		b, err := h.store.GetBuild(context.Background(), 1)
-		return err == nil && b.Number != 0
-	})
+	defer close(h.runningBuild())
 	h.stop() // no drive runs now; the cancel is handled by the store alone
 	h.do(dev, "cancel 1")
 	h.startWorker()
@@ -184,13 +170,7 @@ func TestCancelWithoutARunningDriveStillStopsTheBuild(t *testing.T) {
 
 func TestBuildServerDownWhileFollowingResumesInsteadOfFailing(t *testing.T) {
 	h := newHarness(t)
-	h.ci.block, h.ci.started = make(chan struct{}), make(chan release.ID, 10)
-	h.do(dev, "deploy api feature-x")
-	<-h.ci.started
-	h.eventually("the build to be followed", func() bool {
-		b, err := h.store.GetBuild(context.Background(), 1)
-		return err == nil && b.Number != 0
-	})
+	block := h.runningBuild()
 	h.ci.mu.Lock()
 	h.ci.readErr = fmt.Errorf("jenkins unreachable after 5 tries: %w", release.ErrUnavailable)
 	h.ci.mu.Unlock()
@@ -201,9 +181,24 @@ func TestBuildServerDownWhileFollowingResumesInsteadOfFailing(t *testing.T) {
 	h.ci.mu.Lock()
 	h.ci.readErr = nil
 	h.ci.mu.Unlock()
-	close(h.ci.block)
+	close(block)
 	h.waitState(1, release.Succeeded)
 	if n := h.ci.builds(1); n != 1 {
 		t.Errorf("builds = %d; want 1", n)
 	}
+}
+
+// runningBuild deploys feature-x as release 1 and returns once its build
+// runs and is followed; the build ends when the returned channel is closed.
+func (h *harness) runningBuild() chan struct{} {
+	h.t.Helper()
+	block := make(chan struct{})
+	h.ci.block, h.ci.started = block, make(chan release.ID, 10)
+	h.do(dev, "deploy api feature-x")
+	<-h.ci.started
+	h.eventually("the build to be followed", func() bool {
+		b, err := h.store.GetBuild(context.Background(), 1)
+		return err == nil && b.Number != 0
+	})
+	return block
 }
