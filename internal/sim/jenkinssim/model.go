@@ -271,6 +271,9 @@ func (s *Server) startBuildLocked(it *queueItem) {
 	j.builds = append(j.builds, b)
 	it.left, it.leftAt, it.build = true, it.leaveAt, b
 	s.running = append(s.running, b)
+	if hook := it.cfg.OnStart; hook != nil {
+		go hook(paramMap(it.params))
+	}
 }
 
 func (s *Server) enqueueLocked(j *job, params []paramValue, user string, now time.Time) *queueItem {

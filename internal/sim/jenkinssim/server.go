@@ -147,6 +147,11 @@ type Job struct {
 	// As in Jenkins, a trigger's values for parameters the job does not
 	// define are dropped, and missing ones take the default.
 	Params []Param
+	// OnStart, when set, is called in its own goroutine with the build's
+	// parameters when a build starts: the pipeline's deploy step, for tests
+	// and the demo that apply what the build would (a Deployment's new
+	// image, say).
+	OnStart func(params map[string]string)
 }
 
 // Param is a parameter definition of a job.
