@@ -2,15 +2,12 @@ package jenkins
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"strings"
-	"syscall"
 
+	"github.com/hoistbot/hoist/internal/outbound"
 	"github.com/hoistbot/hoist/internal/release"
 )
 
@@ -56,7 +53,7 @@ func (e *adviceError) Unwrap() error { return e.kind }
 // that decides.
 func retryable(r *response, err error) bool {
 	if err != nil {
-		return transient(err)
+		return outbound.Transient(err)
 	}
 	if r == nil || r.status != http.StatusTooManyRequests && (r.status < 500 || r.status > 599) {
 		return false
@@ -79,30 +76,6 @@ var definitive5xx = []string{
 }
 
 const cancelTooLate = "Could not cancel run for id"
-
-func transient(err error) bool {
-	var dns *net.DNSError
-	if errors.As(err, &dns) {
-		return dns.IsTimeout || dns.IsTemporary
-	}
-	for _, target := range []error{
-		syscall.ECONNREFUSED, syscall.ECONNRESET, syscall.ECONNABORTED, syscall.EPIPE,
-		syscall.EHOSTUNREACH, syscall.ENETUNREACH, syscall.ETIMEDOUT,
-		io.ErrUnexpectedEOF, io.EOF,
-		// A request's own timeout; the caller's end is checked before.
-		context.DeadlineExceeded,
-	} {
-		if errors.Is(err, target) {
-			return true
-		}
-	}
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return true
-	}
-	var op *net.OpError
-	return errors.As(err, &op) && op.Op == "dial"
-}
 
 // access is what a request needed, to say what to grant when Jenkins
 // refuses it.

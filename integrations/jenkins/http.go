@@ -6,12 +6,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hoistbot/hoist/internal/outbound"
 )
 
 // maxBody bounds what is read of one answer. progressiveText sends at most
@@ -141,31 +142,17 @@ func (c *Client) retrying(ctx context.Context, method, path string, attempt func
 		if try >= p.Attempts {
 			return nil, fmt.Errorf("%w at %s after %d tries: %w", ErrUnreachable, c.base, try, cause)
 		}
-		wait := backoff(p, try, r)
+		var after time.Duration
+		if r != nil {
+			after = outbound.RetryAfter(r.header)
+		}
+		wait := p.Backoff(try, after)
 		c.log.DebugContext(ctx, "jenkins request failed; retrying",
-			"method", method, "path", path, "try", try, "tries", p.Attempts, "wait", wait, "cause", c.redact(cause.Error()))
+			"method", method, "path", path, "try", try, "tries", p.Attempts, "wait", wait, "cause", c.secrets.Redact(cause.Error()))
 		if err := p.Sleep(ctx, wait); err != nil {
 			return nil, fmt.Errorf("stop retrying jenkins at %s after %d tries: %w (last failure: %w)", c.base, try, err, cause)
 		}
 	}
-}
-
-// backoff is the wait after the try-th failed try: Base doubled each try,
-// capped at Max, with the upper half jittered; at least what a 429 or 503
-// asks for in Retry-After, within Max.
-func backoff(p RetryPolicy, try int, r *response) time.Duration {
-	d := p.Base
-	for i := 1; i < try && d < p.Max; i++ {
-		d *= 2
-	}
-	d = min(d, p.Max)
-	d = d/2 + rand.N(d/2+1) //nolint:gosec // jitter needs no cryptographic randomness
-	if r != nil {
-		if s, err := strconv.Atoi(strings.TrimSpace(r.header.Get("Retry-After"))); err == nil && s > 0 {
-			d = max(d, min(time.Duration(s)*time.Second, p.Max))
-		}
-	}
-	return d
 }
 
 func statusText(code int) string {
@@ -198,38 +185,15 @@ func (c noDebugContext) Value(key any) any {
 	return c.Context.Value(key)
 }
 
-// redact hides the token, and the basic-authentication header made from
-// it, in text that came back from Jenkins or a proxy in front of it.
-func (c *Client) redact(s string) string {
-	if c.token == "" {
-		return s
+// secrets are the forms Jenkins' token takes in what Hoist sends: itself,
+// query-escaped, and in the basic-authentication header made from it.
+func secrets(user, token string) outbound.Secrets {
+	if token == "" {
+		return nil
 	}
-	for _, secret := range []string{
-		c.token,
-		url.QueryEscape(c.token),
-		base64.StdEncoding.EncodeToString([]byte(c.user + ":" + c.token)),
-	} {
-		s = strings.ReplaceAll(s, secret, "<secret>")
-	}
-	return s
-}
-
-// scrub redacts *err's text, should Jenkins have echoed the token into it.
-// Every exported method defers it.
-func (c *Client) scrub(err *error) {
-	if *err == nil {
-		return
-	}
-	if msg := (*err).Error(); c.redact(msg) != msg {
-		*err = &redactedError{err: *err, msg: c.redact(msg)}
+	return outbound.Secrets{
+		token,
+		url.QueryEscape(token),
+		base64.StdEncoding.EncodeToString([]byte(user + ":" + token)),
 	}
 }
-
-// redactedError is an error whose text had the token in it.
-type redactedError struct {
-	err error
-	msg string
-}
-
-func (e *redactedError) Error() string { return e.msg }
-func (e *redactedError) Unwrap() error { return e.err }

@@ -30,7 +30,6 @@ import (
 	"io"
 	"log"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -39,8 +38,8 @@ import (
 
 	"github.com/bndr/gojenkins"
 
+	"github.com/hoistbot/hoist/internal/outbound"
 	"github.com/hoistbot/hoist/internal/release"
-	"github.com/hoistbot/hoist/internal/wait"
 )
 
 var _ release.Pipeline = (*Client)(nil)
@@ -100,60 +99,40 @@ func (c Config) LogValue() slog.Value {
 	)
 }
 
-// RetryPolicy is how transient failures (connection refused or reset,
-// timeouts, 5xx, 429) are retried: up to Attempts tries in all, waiting
-// Base, 2×Base, 4×Base… between them, capped at Max and jittered, and never
-// past the context's end.
-type RetryPolicy struct {
-	// Attempts is the number of tries, the first included; zero means
-	// DefaultAttempts, and 1 means no retry.
-	Attempts int
-	// Base is the wait after the first failed try; zero means
-	// DefaultBackoffBase.
-	Base time.Duration
-	// Max caps every wait; zero means DefaultBackoffMax.
-	Max time.Duration
-	// Sleep waits for d or until ctx ends, returning ctx's error then. It is
-	// used between tries and between queue polls; nil means a real timer.
-	// Tests inject one that returns at once.
-	Sleep func(ctx context.Context, d time.Duration) error
-}
+// RetryPolicy is how transient failures are retried; fields left at zero
+// take DefaultAttempts, DefaultBackoffBase and DefaultBackoffMax. Its Sleep
+// also paces WaitForBuild's queue polls.
+type RetryPolicy = outbound.RetryPolicy
 
-func (p RetryPolicy) withDefaults() RetryPolicy {
-	if p.Attempts < 1 {
-		p.Attempts = DefaultAttempts
-	}
-	if p.Base <= 0 {
-		p.Base = DefaultBackoffBase
-	}
-	if p.Max <= 0 {
-		p.Max = DefaultBackoffMax
-	}
-	if p.Max < p.Base {
-		p.Max = p.Base
-	}
-	if p.Sleep == nil {
-		p.Sleep = wait.Sleep
-	}
-	return p
+// defaultRetry fills the fields of Config.Retry left at zero.
+var defaultRetry = RetryPolicy{Attempts: DefaultAttempts, Base: DefaultBackoffBase, Max: DefaultBackoffMax}
+
+// urlSetting is Config.URL as configured, for outbound.BaseURL's errors.
+var urlSetting = outbound.URLSetting{
+	Key:             "jenkins.url",
+	Empty:           "give Jenkins' address as Hoist reaches it",
+	NotURL:          "give Jenkins' address, e.g. http://jenkins:8080/",
+	Credentials:     "put them in jenkins.user and jenkins.token instead",
+	QueryOrFragment: "give only Jenkins' address",
 }
 
 // Client talks to one Jenkins. It is safe for concurrent use.
 type Client struct {
-	base  string // Config.URL, with a trailing slash
-	user  string
-	token string
-	hc    *http.Client
-	gj    *gojenkins.Requester
-	log   *slog.Logger
-	retry RetryPolicy
-	poll  time.Duration
+	base    string // Config.URL, with a trailing slash
+	user    string
+	token   string
+	secrets outbound.Secrets // token's forms, hidden in errors and logs
+	hc      *http.Client
+	gj      *gojenkins.Requester
+	log     *slog.Logger
+	retry   RetryPolicy
+	poll    time.Duration
 }
 
 // New returns a client for the Jenkins cfg names. It makes no request: call
 // Check to see that Jenkins answers and accepts the credentials.
 func New(cfg Config, logger *slog.Logger) (*Client, error) {
-	base, err := normaliseURL(cfg.URL)
+	base, err := outbound.BaseURL(cfg.URL, urlSetting)
 	if err != nil {
 		return nil, err
 	}
@@ -168,7 +147,7 @@ func New(cfg Config, logger *slog.Logger) (*Client, error) {
 	}
 	initGojenkins()
 
-	hc := defaultHTTPClient()
+	hc := outbound.NewHTTPClient(DefaultTimeout, DefaultDialTimeout)
 	if cfg.HTTPClient != nil {
 		copied := *cfg.HTTPClient
 		hc = &copied
@@ -178,13 +157,14 @@ func New(cfg Config, logger *slog.Logger) (*Client, error) {
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 	c := &Client{
-		base:  base,
-		user:  cfg.User,
-		token: cfg.Token,
-		hc:    hc,
-		log:   logger.With("jenkins", base),
-		retry: cfg.Retry.withDefaults(),
-		poll:  cfg.PollInterval,
+		base:    base,
+		user:    cfg.User,
+		token:   cfg.Token,
+		secrets: secrets(cfg.User, cfg.Token),
+		hc:      hc,
+		log:     logger.With("jenkins", base),
+		retry:   cfg.Retry.WithDefaults(defaultRetry),
+		poll:    cfg.PollInterval,
 	}
 	if c.poll <= 0 {
 		c.poll = DefaultPollInterval
@@ -200,38 +180,6 @@ func New(cfg Config, logger *slog.Logger) (*Client, error) {
 	}
 	c.gj = req
 	return c, nil
-}
-
-func normaliseURL(raw string) (string, error) {
-	if strings.TrimSpace(raw) == "" {
-		return "", errors.New("jenkins.url is empty: give Jenkins' address as Hoist reaches it")
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		// The parse error quotes the URL, which may hold credentials.
-		return "", errors.New("jenkins.url is not a URL: give Jenkins' address, e.g. http://jenkins:8080/")
-	}
-	if u.User != nil {
-		return "", errors.New("jenkins.url holds credentials: put them in jenkins.user and jenkins.token instead")
-	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", fmt.Errorf("jenkins.url %q is not an absolute http(s) URL", raw)
-	}
-	if u.RawQuery != "" || u.Fragment != "" {
-		return "", fmt.Errorf("jenkins.url %q has a query or fragment: give only Jenkins' address", raw)
-	}
-	s := u.String()
-	if !strings.HasSuffix(s, "/") {
-		s += "/"
-	}
-	return s, nil
-}
-
-func defaultHTTPClient() *http.Client {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.DialContext = (&net.Dialer{Timeout: DefaultDialTimeout, KeepAlive: 30 * time.Second}).DialContext
-	t.TLSHandshakeTimeout = DefaultDialTimeout
-	return &http.Client{Timeout: DefaultTimeout, Transport: t}
 }
 
 // URL returns Jenkins' address as Hoist reaches it, with a trailing slash.
@@ -289,7 +237,7 @@ func buildPath(job string, number int64) (string, error) {
 // and returns Jenkins' version (empty if it does not say). It fails when
 // Jenkins cannot be reached, rejects the credentials, or is not Jenkins.
 func (c *Client) Check(ctx context.Context) (version string, err error) {
-	defer c.scrub(&err)
+	defer c.secrets.Scrub(&err)
 	var decodeErr error
 	r, err := c.retrying(ctx, http.MethodGet, "api/json", func(ctx context.Context) (*response, error) {
 		// What Init does, without Init's re-creation of the package

@@ -284,28 +284,6 @@ func TestTransientFailuresAreRetried(t *testing.T) {
 	}
 }
 
-func TestBackoffIsCappedAndJittered(t *testing.T) {
-	p := RetryPolicy{Attempts: 10, Base: 200 * time.Millisecond, Max: time.Second}.withDefaults()
-	seen := map[time.Duration]bool{}
-	for try := 1; try <= 9; try++ {
-		full := min(200*time.Millisecond<<(try-1), time.Second)
-		for range 50 {
-			d := backoff(p, try, nil)
-			if d < full/2 || d > full {
-				t.Fatalf("backoff(%d) = %v; want within [%v, %v]", try, d, full/2, full)
-			}
-			seen[d] = true
-		}
-	}
-	if len(seen) < 20 {
-		t.Errorf("only %d distinct waits: not jittered", len(seen))
-	}
-	huge := backoff(RetryPolicy{Base: time.Second, Max: 5 * time.Second}, 200, nil)
-	if huge > 5*time.Second || huge < 0 {
-		t.Errorf("backoff(200) = %v", huge)
-	}
-}
-
 func TestJenkinsDownIsReportedAfterTheRetries(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	u := srv.URL + "/"

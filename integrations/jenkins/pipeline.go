@@ -26,7 +26,7 @@ import (
 // parameter of its own (its ID) so that two releases never share a build,
 // and a retried request never queues a second one.
 func (c *Client) Trigger(ctx context.Context, req release.BuildRequest) (queueID int64, err error) {
-	defer c.scrub(&err)
+	defer c.secrets.Scrub(&err)
 	what := fmt.Sprintf("trigger jenkins job %q", req.Job)
 	jp, err := jobPath(req.Job)
 	if err != nil {
@@ -105,7 +105,7 @@ type queueItemJSON struct {
 // minutes after they leave the queue) and that no recent build of job came
 // from, gives release.ErrNotBuilt, wrapped.
 func (c *Client) WaitForBuild(ctx context.Context, job string, queueID int64) (number int64, buildURL string, err error) {
-	defer c.scrub(&err)
+	defer c.secrets.Scrub(&err)
 	what := fmt.Sprintf("follow jenkins queue item %d of %s", queueID, job)
 	if _, err := jobPath(job); err != nil {
 		return 0, "", fmt.Errorf("%s: %w", what, err)
@@ -227,7 +227,7 @@ type buildJSON struct {
 // Status reads build number of job. Result is set once the build has
 // ended (has a result); Estimated is negative when Jenkins has no estimate.
 func (c *Client) Status(ctx context.Context, job string, number int64) (_ release.BuildStatus, err error) {
-	defer c.scrub(&err)
+	defer c.secrets.Scrub(&err)
 	what := fmt.Sprintf("read jenkins build %s #%d", job, number)
 	bp, err := buildPath(job, number)
 	if err != nil {
@@ -269,7 +269,7 @@ func (c *Client) Status(ctx context.Context, job string, number int64) (_ releas
 // logText/progressiveText?start=offset). Next is Jenkins' X-Text-Size, More
 // whether it said X-More-Data: true. Each call returns only what is new.
 func (c *Client) ReadLog(ctx context.Context, job string, number int64, offset int64) (_ release.LogChunk, err error) {
-	defer c.scrub(&err)
+	defer c.secrets.Scrub(&err)
 	what := fmt.Sprintf("read the log of jenkins build %s #%d from byte %d", job, number, offset)
 	bp, err := buildPath(job, number)
 	if err != nil {
@@ -313,7 +313,7 @@ func (c *Client) ReadLog(ctx context.Context, job string, number int64, offset i
 // An item that has already left the queue counts as cancelled: follow it
 // with WaitForBuild to know whether it became a build.
 func (c *Client) CancelQueued(ctx context.Context, queueID int64) (err error) {
-	defer c.scrub(&err)
+	defer c.secrets.Scrub(&err)
 	what := fmt.Sprintf("cancel jenkins queue item %d", queueID)
 	if queueID <= 0 {
 		return fmt.Errorf("%s: queue item ID is not positive", what)
@@ -343,7 +343,7 @@ func (c *Client) CancelQueued(ctx context.Context, queueID int64) (err error) {
 // Stop aborts build number of job (POST <build>/stop). Stopping a build
 // that has ended does nothing; Status then tells how it ended.
 func (c *Client) Stop(ctx context.Context, job string, number int64) (err error) {
-	defer c.scrub(&err)
+	defer c.secrets.Scrub(&err)
 	what := fmt.Sprintf("stop jenkins build %s #%d", job, number)
 	bp, err := buildPath(job, number)
 	if err != nil {
