@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/hoistbot/hoist/internal/release"
 	"github.com/hoistbot/hoist/internal/store"
@@ -100,4 +101,60 @@ func TestPostgresEventsAppendOnly(t *testing.T) {
 			t.Errorf("%s: error %v, want the append-only refusal", q, err)
 		}
 	}
+}
+
+// One process of those sharing a database leads; when its session dies,
+// another can take over.
+func TestPostgresLeadership(t *testing.T) {
+	dsn := postgresDSN(t)
+	a, b := openPostgres(t, dsn), openPostgres(t, dsn)
+	ctx := context.Background()
+	la, err := a.TryLead(ctx)
+	if err != nil || la == nil {
+		t.Fatalf("first TryLead = %v, %v; want leadership", la, err)
+	}
+	if lb, err := b.TryLead(ctx); err != nil || lb != nil {
+		t.Fatalf("second TryLead = %v, %v; want none while a leads", lb, err)
+	}
+	la.Resign()
+	lb, err := b.TryLead(ctx)
+	if err != nil || lb == nil {
+		t.Fatalf("TryLead after a resigned = %v, %v; want leadership", lb, err)
+	}
+
+	// b's session dies, as when its process is killed.
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND pid <> pg_backend_pid()
+		AND objid = (hashtextextended('hoist leader ' || current_schema(), 0) & 4294967295)::oid`); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-lb.Lost():
+	case <-time.After(10 * time.Second):
+		t.Fatal("b still thinks it leads after its session died")
+	}
+	la, err = a.TryLead(ctx)
+	if err != nil || la == nil {
+		t.Fatalf("TryLead after b's session died = %v, %v; want leadership", la, err)
+	}
+	la.Resign()
+}
+
+// Hoists on separate schemas of one database do not share a leader.
+func TestPostgresLeadershipPerSchema(t *testing.T) {
+	a, b := openPostgres(t, postgresDSN(t)), openPostgres(t, postgresDSN(t))
+	la, err := a.TryLead(context.Background())
+	if err != nil || la == nil {
+		t.Fatalf("TryLead on schema a = %v, %v", la, err)
+	}
+	defer la.Resign()
+	lb, err := b.TryLead(context.Background())
+	if err != nil || lb == nil {
+		t.Fatalf("TryLead on schema b = %v, %v; want its own leadership", lb, err)
+	}
+	lb.Resign()
 }
