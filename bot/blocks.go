@@ -44,13 +44,18 @@ func RenderCard(c release.Card, now time.Time) (blocks []slack.Block, fallback s
 	id := r.ID.String()
 	blockID := func(part string) string { return "release_" + id + "_" + part }
 
-	blocks = append(blocks,
-		cardSection(blockID("title"), cardTitle(r)),
-		cardSection(blockID("state"), stateLine(r)),
-	)
+	blocks = append(blocks, cardSection(blockID("title"), cardTitle(r)))
+	if line := commitLine(r); line != "" {
+		blocks = append(blocks, cardContext(blockID("commit"), line))
+	}
+	blocks = append(blocks, cardSection(blockID("state"), stateLine(r)))
 
 	var requested []string
-	if r.RequestedBy != "" {
+	switch r.RequestedBy {
+	case "":
+	case release.ActorHoist:
+		requested = append(requested, "Requested by Hoist")
+	default:
 		requested = append(requested, "Requested by <@"+safeUserID(r.RequestedBy)+">")
 	}
 	requested = append(requested, "Release #"+id)
@@ -144,6 +149,27 @@ func cardVersion(r release.Release) string {
 	}
 	return fmt.Sprintf("%s (%s)", mdCode(r.Ref), mdCode(short))
 }
+
+// commitLine is the release's commit as GitHub shows it: the short SHA
+// linked to the commit's page, and the first line of its message, which
+// is shown as written, never as mentions or links.
+func commitLine(r release.Release) string {
+	if r.Commit == "" || r.CommitTitle == "" && r.CommitURL == "" {
+		return ""
+	}
+	short := release.ShortSHA(r.Commit)
+	line := "Commit " + mdCode(short)
+	if u := r.CommitURL; (strings.HasPrefix(u, "https://") || strings.HasPrefix(u, "http://")) && !strings.ContainsAny(u, "<>| \t\n") {
+		line = "Commit <" + u + "|" + SlackText(short) + ">"
+	}
+	if t := strings.TrimSpace(r.CommitTitle); t != "" {
+		line += ": " + plainEscaper.Replace(t)
+	}
+	return line
+}
+
+// plainEscaper escapes text so that Slack shows it as written.
+var plainEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 
 // stateLook is how a card shows a state.
 func stateLook(s release.State) (emoji, label string) {

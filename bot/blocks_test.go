@@ -140,6 +140,15 @@ func cardCases() []cardCase {
 			fallback: "Release #42: deploy api main → production — cancelled",
 		},
 		{
+			name: "deploy_with_commit",
+			card: release.Card{Release: with(func(r *release.Release) {
+				r.State = release.Building
+				r.CommitTitle = "Fix <!channel> & the *login* <@U999>"
+				r.CommitURL = "https://github.com/acme/api/commit/" + r.Commit
+			})},
+			fallback: "Release #42: deploy api main → production — building",
+		},
+		{
 			name: "long_reason_truncated",
 			card: release.Card{
 				Release: with(func(r *release.Release) {

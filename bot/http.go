@@ -1,12 +1,7 @@
-// Package bot is Hoist's Slack side: it verifies and answers requests from
-// Slack (slash commands, button clicks, events) and shows releases in
-// Slack (Block Kit cards, threads, announcements, ephemeral replies).
 package bot
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,82 +9,28 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"slices"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/slack-go/slack"
 
-	"github.com/hoistbot/hoist/commands"
-	"github.com/hoistbot/hoist/internal/config"
 	"github.com/hoistbot/hoist/internal/release"
 )
 
 // MaxBodyBytes is the largest request body Hoist reads from Slack.
 const MaxBodyBytes = 64 << 10
 
-// ackBudget is how long the request path may take before Slack's 3-second
-// deadline; work that could take longer belongs to workers.
-const ackBudget = 2500 * time.Millisecond
-
-// Action IDs of the buttons on a release card.
-const (
-	ActionApprove = "hoist_approve"
-	ActionDeny    = "hoist_deny"
-)
-
-// Dispatcher runs verified commands and votes; release.Service is one.
-type Dispatcher interface {
-	Handle(ctx context.Context, req release.Request) (release.Reply, error)
-	Vote(ctx context.Context, user string, id release.ID, approve bool, reason string) (release.Reply, error)
-}
-
-// Responder sends ephemeral replies through a response URL, off the
-// request path.
-type Responder interface {
-	Respond(ctx context.Context, responseURL, text string) error
-}
-
-// Server is Hoist's HTTP front door for Slack.
-type Server struct {
-	cfg        config.Slack
-	dispatcher Dispatcher
-	responder  Responder
-	ready      func(context.Context) error
-	logger     *slog.Logger
-
-	replies   sync.WaitGroup
-	replySlot chan struct{}
-	replays   *replayGuard
-}
-
-// NewServer builds the front door. ready reports whether Hoist can serve
-// (the store answers); it backs /readyz.
-func NewServer(cfg config.Slack, d Dispatcher, r Responder, ready func(context.Context) error, logger *slog.Logger) *Server {
-	return &Server{cfg: cfg, dispatcher: d, responder: r, ready: ready, logger: logger,
-		replySlot: make(chan struct{}, 16), replays: newReplayGuard(time.Now)}
-}
-
-// Handler routes Hoist's HTTP endpoints.
+// Handler routes Hoist's HTTP endpoints. In socket mode Slack's requests
+// arrive over the Socket Mode connection, so /slack/* answers 404.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("POST /slack/commands", s.verified(s.handleCommand))
-	mux.Handle("POST /slack/interactions", s.verified(s.handleInteraction))
-	mux.Handle("POST /slack/events", s.verified(s.handleEvent))
+	if s.cfg.Mode != "socket" {
+		mux.Handle("POST /slack/commands", s.verified(s.handleCommand))
+		mux.Handle("POST /slack/interactions", s.verified(s.handleInteraction))
+		mux.Handle("POST /slack/events", s.verified(s.handleEvent))
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", s.handleReady)
 	return mux
-}
-
-// Drain waits for the replies still being sent, until ctx ends.
-func (s *Server) Drain(ctx context.Context) {
-	done := make(chan struct{})
-	go func() { s.replies.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
-	}
 }
 
 // slackRequest is a verified request: its raw body and a logger carrying
@@ -149,49 +90,30 @@ func verifySignature(h http.Header, body []byte, secret string) error {
 	return nil
 }
 
-func (s *Server) teamAllowed(team string) bool {
-	return s.cfg.TeamID == "" || team == s.cfg.TeamID
-}
-
 func (s *Server) handleCommand(w http.ResponseWriter, r *http.Request, req slackRequest) {
 	form, err := url.ParseQuery(string(req.body))
 	if err != nil {
 		http.Error(w, "malformed form body", http.StatusBadRequest)
 		return
 	}
-	user, channel := form.Get("user_id"), form.Get("channel_id")
-	logger := req.logger.With("user", user, "channel", channel, "command", form.Get("command"))
-	if !s.teamAllowed(form.Get("team_id")) {
-		logger.WarnContext(r.Context(), "refused command from another team", "team", form.Get("team_id"))
+	reply, err := s.command(r.Context(), slashFromForm(form), req.id, req.logger)
+	if errors.Is(err, errOtherTeam) {
 		http.Error(w, "unknown team", http.StatusForbidden)
 		return
 	}
-	if len(s.cfg.AllowedChannels) > 0 && !slices.Contains(s.cfg.AllowedChannels, channel) {
-		writeReply(w, release.Reply{Text: "Hoist does not take commands in this channel. Use " + channelList(s.cfg.AllowedChannels) + "."})
-		return
-	}
-	parsed := commands.ParseSlash(form.Get("command"), form.Get("text"))
-	switch {
-	case parsed.Ignore:
-		writeReply(w, release.Reply{Text: fmt.Sprintf("Hoist does not know `%s`. Try `/hoist help`.", form.Get("command"))})
-		return
-	case parsed.Command == nil:
-		writeReply(w, release.Reply{Text: parsed.Reply})
-		return
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), ackBudget)
-	defer cancel()
-	reply, err := s.dispatcher.Handle(ctx, release.Request{
-		User:        user,
-		Channel:     channel,
-		ResponseURL: form.Get("response_url"),
-		Command:     *parsed.Command,
-	})
-	if err != nil {
-		logger.ErrorContext(ctx, "handle command", "err", err)
-		reply = apology(req.id)
-	}
 	writeReply(w, reply)
+}
+
+// slashFromForm reads a slash command from the form Slack posts.
+func slashFromForm(form url.Values) slack.SlashCommand {
+	return slack.SlashCommand{
+		TeamID:      form.Get("team_id"),
+		ChannelID:   form.Get("channel_id"),
+		UserID:      form.Get("user_id"),
+		Command:     form.Get("command"),
+		Text:        form.Get("text"),
+		ResponseURL: form.Get("response_url"),
+	}
 }
 
 func (s *Server) handleInteraction(w http.ResponseWriter, r *http.Request, req slackRequest) {
@@ -205,58 +127,11 @@ func (s *Server) handleInteraction(w http.ResponseWriter, r *http.Request, req s
 		http.Error(w, "malformed interaction payload", http.StatusBadRequest)
 		return
 	}
-	logger := req.logger.With("user", cb.User.ID, "channel", cb.Channel.ID, "type", cb.Type)
-	if !s.teamAllowed(cb.Team.ID) {
-		logger.WarnContext(r.Context(), "refused interaction from another team", "team", cb.Team.ID)
+	if errors.Is(s.interaction(r.Context(), &cb, req.id, req.logger), errOtherTeam) {
 		http.Error(w, "unknown team", http.StatusForbidden)
 		return
 	}
-	if cb.Type != slack.InteractionTypeBlockActions {
-		w.WriteHeader(http.StatusOK)
-		return
-	}
-	for _, a := range cb.ActionCallback.BlockActions {
-		if a.ActionID != ActionApprove && a.ActionID != ActionDeny {
-			continue
-		}
-		approve := a.ActionID == ActionApprove
-		id, err := release.ParseID(a.Value)
-		if err != nil {
-			logger.WarnContext(r.Context(), "refused click with a bad release id", "action", a.ActionID, "value", a.Value)
-			continue
-		}
-		s.later(cb.ResponseURL, logger, func(ctx context.Context) release.Reply {
-			reply, err := s.dispatcher.Vote(ctx, cb.User.ID, id, approve, "")
-			if err != nil {
-				logger.ErrorContext(ctx, "handle vote", "action", a.ActionID, "release", id, "err", err)
-				return apology(req.id)
-			}
-			return reply
-		})
-	}
 	w.WriteHeader(http.StatusOK)
-}
-
-// later runs a click's work after Slack has had its acknowledgement (the
-// vote may need to ask Slack who is in an admin group), and sends its
-// answer as an ephemeral reply through the response URL. At most
-// cap(replySlot) run at once; Drain waits for them.
-func (s *Server) later(responseURL string, logger *slog.Logger, work func(context.Context) release.Reply) {
-	s.replies.Add(1)
-	go func() {
-		defer s.replies.Done()
-		s.replySlot <- struct{}{}
-		defer func() { <-s.replySlot }()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		reply := work(ctx)
-		if responseURL == "" || reply.Text == "" {
-			return
-		}
-		if err := s.responder.Respond(ctx, responseURL, reply.Text); err != nil {
-			logger.WarnContext(ctx, "send reply", "err", err)
-		}
-	}()
 }
 
 type eventEnvelope struct {
@@ -276,20 +151,21 @@ func (s *Server) handleEvent(w http.ResponseWriter, r *http.Request, req slackRe
 		io.WriteString(w, env.Challenge)
 		return
 	}
-	if !s.teamAllowed(env.TeamID) {
-		req.logger.WarnContext(r.Context(), "refused event from another team", "team", env.TeamID)
+	if errors.Is(s.event(r.Context(), env.TeamID, req.logger), errOtherTeam) {
 		http.Error(w, "unknown team", http.StatusForbidden)
 		return
 	}
 	w.WriteHeader(http.StatusOK)
 }
 
+// handleReady answers 200 when Hoist can serve, and otherwise 503 with
+// the reason, e.g. "not ready: slack not connected: …".
 func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.ready(ctx); err != nil {
 		s.logger.WarnContext(ctx, "not ready", "err", err)
-		http.Error(w, "not ready", http.StatusServiceUnavailable)
+		http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
 		return
 	}
 	io.WriteString(w, "ready\n")
@@ -301,29 +177,15 @@ type slashResponse struct {
 	Text         string `json:"text"`
 }
 
-func writeReply(w http.ResponseWriter, reply release.Reply) {
+func newSlashResponse(reply release.Reply) slashResponse {
 	resp := slashResponse{ResponseType: slack.ResponseTypeEphemeral, Text: reply.Text}
 	if reply.Public {
 		resp.ResponseType = slack.ResponseTypeInChannel
 	}
+	return resp
+}
+
+func writeReply(w http.ResponseWriter, reply release.Reply) {
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(resp)
-}
-
-func apology(requestID string) release.Reply {
-	return release.Reply{Text: "Sorry, something went wrong on Hoist's side. Check `/hoist status` before trying again, and give your admin this request ID: `" + requestID + "`."}
-}
-
-func channelList(ids []string) string {
-	out := make([]string, len(ids))
-	for i, id := range ids {
-		out[i] = "<#" + id + ">"
-	}
-	return strings.Join(out, ", ")
-}
-
-func newRequestID() string {
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
+	_ = json.NewEncoder(w).Encode(newSlashResponse(reply))
 }

@@ -440,6 +440,11 @@ func withoutURL(err error) error {
 // card, joining the channel first if needed.
 func (n *Notifier) PostBuild(ctx context.Context, card release.MessageRef, v release.BuildView) (release.MessageRef, error) {
 	blocks, text := RenderBuild(v)
+	return n.postInThread(ctx, card, text, blocks, "build")
+}
+
+// postInThread posts a live message (build, rollout) in the card's thread.
+func (n *Notifier) postInThread(ctx context.Context, card release.MessageRef, text string, blocks []slack.Block, what string) (release.MessageRef, error) {
 	var ref release.MessageRef
 	err := n.postJoining(ctx, card.Channel, func(ctx context.Context) error {
 		ch, ts, err := n.api.PostMessageContext(ctx, card.Channel,
@@ -452,7 +457,7 @@ func (n *Notifier) PostBuild(ctx context.Context, card release.MessageRef, v rel
 		return err
 	})
 	if err != nil {
-		return release.MessageRef{}, wrapUnlessCannotPost(err, "post build message in thread %s/%s", card.Channel, card.TS)
+		return release.MessageRef{}, wrapUnlessCannotPost(err, "post %s message in thread %s/%s", what, card.Channel, card.TS)
 	}
 	return ref, nil
 }
@@ -463,8 +468,14 @@ func (n *Notifier) PostBuild(ctx context.Context, card release.MessageRef, v rel
 // Without one it calls chat.update itself.
 func (n *Notifier) UpdateBuild(ctx context.Context, ref release.MessageRef, v release.BuildView) error {
 	blocks, text := RenderBuild(v)
+	return n.updateLive(ctx, ref, text, blocks, v.Result != "", "build")
+}
+
+// updateLive refreshes a live message through the scheduler when there is
+// one, or at once.
+func (n *Notifier) updateLive(ctx context.Context, ref release.MessageRef, text string, blocks []slack.Block, final bool, what string) error {
 	if n.scheduler != nil {
-		n.scheduler.Update(ref, Message{Text: text, Blocks: blocks}, v.Result != "")
+		n.scheduler.Update(ref, Message{Text: text, Blocks: blocks}, final)
 		return nil
 	}
 	err := n.retry(ctx, func(ctx context.Context) error {
@@ -475,7 +486,7 @@ func (n *Notifier) UpdateBuild(ctx context.Context, ref release.MessageRef, v re
 		return err
 	})
 	if err != nil {
-		return wrapUnlessCannotPost(n.cannotPost(ref.Channel, err), "update build message %s/%s", ref.Channel, ref.TS)
+		return wrapUnlessCannotPost(n.cannotPost(ref.Channel, err), "update %s message %s/%s", what, ref.Channel, ref.TS)
 	}
 	return nil
 }
@@ -483,6 +494,20 @@ func (n *Notifier) UpdateBuild(ctx context.Context, ref release.MessageRef, v re
 // UploadLog uploads log (already redacted) as a file called name in the
 // thread of the card at card, through Slack's external upload route
 // (files.getUploadURLExternal, the upload, files.completeUploadExternal).
+
+// PostRollout posts the live rollout message in the card's thread.
+func (n *Notifier) PostRollout(ctx context.Context, card release.MessageRef, v release.RolloutView) (release.MessageRef, error) {
+	blocks, text := RenderRollout(v)
+	return n.postInThread(ctx, card, text, blocks, "rollout")
+}
+
+// UpdateRollout schedules a refresh of the live rollout message through the
+// workspace's update budget; a final view is never dropped.
+func (n *Notifier) UpdateRollout(ctx context.Context, ref release.MessageRef, v release.RolloutView) error {
+	blocks, text := RenderRollout(v)
+	return n.updateLive(ctx, ref, text, blocks, v.Result != "", "rollout")
+}
+
 // An empty log is uploaded as a line saying so: Slack takes no empty files.
 func (n *Notifier) UploadLog(ctx context.Context, card release.MessageRef, name string, log []byte) error {
 	up, ok := n.api.(FileUploader)

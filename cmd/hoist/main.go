@@ -1,6 +1,6 @@
 // Command hoist is the Hoist release bot: `hoist serve` runs it,
-// `hoist config validate` checks a configuration, `hoist version` says
-// which build this is.
+// `hoist config validate` checks a configuration, `hoist slack manifest`
+// prints the Slack app manifest, `hoist version` says which build this is.
 package main
 
 import (
@@ -32,6 +32,19 @@ func main() {
 	}
 }
 
+// podOf reads the pod Hoist runs in from the downward API variables the
+// Helm chart sets; outside a Kubernetes pod it is zero.
+func podOf(environ []string) app.Pod {
+	if lookup(environ, "KUBERNETES_SERVICE_HOST") == "" {
+		return app.Pod{}
+	}
+	name := lookup(environ, "HOIST_POD_NAME")
+	if name == "" {
+		name = lookup(environ, "HOSTNAME")
+	}
+	return app.Pod{Namespace: lookup(environ, "HOIST_POD_NAMESPACE"), Name: name}
+}
+
 func newRootCommand(stdout, stderr io.Writer, environ []string) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "hoist",
@@ -44,6 +57,13 @@ func newRootCommand(stdout, stderr io.Writer, environ []string) *cobra.Command {
 	var configPath, logFormat string
 	root.PersistentFlags().StringVar(&configPath, "config", "", "configuration file (default: $HOIST_CONFIG, else the embedded example)")
 	root.PersistentFlags().StringVar(&logFormat, "log-format", "", "log format: json or text (default: text on a terminal, json otherwise)")
+	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+		if logFormat != "" && logFormat != "json" && logFormat != "text" {
+			fmt.Fprintf(stderr, "--log-format %q: use json or text\n", logFormat)
+			return fmt.Errorf("unknown log format %q", logFormat)
+		}
+		return nil
+	}
 
 	load := func() (*config.Config, error) {
 		path := configPath
@@ -73,7 +93,7 @@ func newRootCommand(stdout, stderr io.Writer, environ []string) *cobra.Command {
 			for _, key := range cfg.Placeholders() {
 				logger.Warn("configuration holds the example's placeholder: Slack cannot reach Hoist until it is replaced", "key", key, "env", config.EnvVar(key))
 			}
-			if err := app.Run(cmd.Context(), cfg, app.Options{Logger: logger}); err != nil {
+			if err := app.Run(cmd.Context(), cfg, app.Options{Logger: logger, Pod: podOf(environ)}); err != nil {
 				logger.Error("hoist stopped", "err", err)
 				return err
 			}
@@ -126,6 +146,8 @@ func newRootCommand(stdout, stderr io.Writer, environ []string) *cobra.Command {
 		},
 	}
 	root.AddCommand(serve, configCmd, versionCmd)
+	root.AddCommand(newDemoCommand(stdout, stderr))
+	root.AddCommand(newSlackCommand(stdout, stderr, load))
 	return root
 }
 

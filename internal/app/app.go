@@ -7,8 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
+	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/slack-go/slack"
@@ -16,7 +19,10 @@ import (
 
 	"github.com/hoistbot/hoist/bot"
 	"github.com/hoistbot/hoist/integrations/jenkins"
+	"github.com/hoistbot/hoist/integrations/kube"
 	"github.com/hoistbot/hoist/internal/config"
+	"github.com/hoistbot/hoist/internal/logctx"
+	"github.com/hoistbot/hoist/internal/metrics"
 	"github.com/hoistbot/hoist/internal/policy"
 	"github.com/hoistbot/hoist/internal/redact"
 	"github.com/hoistbot/hoist/internal/release"
@@ -41,15 +47,28 @@ type Options struct {
 	WorkerInterval time.Duration
 	// LogPoll overrides how often a running build's log is read.
 	LogPoll time.Duration
+	// ReapInterval overrides how often expired environments are looked for.
+	ReapInterval time.Duration
 	// GroupMinRefresh overrides how often, at most, an admin group whose
 	// cached members lack a clicker is read again from Slack.
 	GroupMinRefresh time.Duration
+	// Pod, when Hoist runs in a Kubernetes pod, makes the replicas elect
+	// their leader with a Lease in the pod's namespace; otherwise the
+	// store decides (a PostgreSQL advisory lock).
+	Pod Pod
+}
+
+// Pod is the Kubernetes pod Hoist runs in, from the downward API
+// (HOIST_POD_NAMESPACE, HOIST_POD_NAME).
+type Pod struct {
+	Namespace string
+	Name      string
 }
 
 // NewSlackClient returns the Slack Web API client the configuration
-// describes.
-func NewSlackClient(cfg *config.Config) *slack.Client {
-	return slack.New(cfg.Slack.BotToken.Reveal(), slack.OptionAPIURL(cfg.Slack.APIURL))
+// describes, with opts.
+func NewSlackClient(cfg *config.Config, opts ...slack.Option) *slack.Client {
+	return slack.New(cfg.Slack.BotToken.Reveal(), append([]slack.Option{slack.OptionAPIURL(cfg.Slack.APIURL)}, opts...)...)
 }
 
 // checkAdminGroups says at start-up, clearly, when the configured admin
@@ -76,28 +95,37 @@ func checkJenkins(ctx context.Context, pipeline *jenkins.Client, logger *slog.Lo
 	logger.Info("jenkins answers", "url", pipeline.URL(), "version", version)
 }
 
+// checkClusters says at start-up which clusters answer. Hoist starts
+// either way: rollouts are not watched in a cluster it cannot connect to,
+// and wait for one that is away.
+func checkClusters(ctx context.Context, clusters *kube.Client, logger *slog.Logger) {
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	for name, err := range clusters.Check(cctx) {
+		logger.Warn("cluster cannot be used; rollouts there are not watched and namespaces not managed until this is fixed", "cluster", name, "problem", err.Error())
+	}
+}
+
 // Run serves Hoist until ctx ends, then drains and stops within
 // ShutdownGrace.
 func Run(ctx context.Context, cfg *config.Config, opts Options) error {
-	logger := opts.Logger
-	if cfg.Slack.Mode != "http" {
-		return fmt.Errorf("slack.mode %q: this version of Hoist serves Slack over HTTP only; set slack.mode to http", cfg.Slack.Mode)
-	}
+	logger := logctx.Logger(opts.Logger)
 	st, err := store.Open(ctx, cfg.Store.Driver, cfg.Store.DSN.Reveal(), logger)
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}
 	defer st.Close()
 
-	api := NewSlackClient(cfg)
+	met := metrics.New(st, slices.Sorted(maps.Keys(cfg.Environments)), logger)
+	api := NewSlackClient(cfg, slack.OptionHTTPClient(&http.Client{Transport: met.SlackTransport(nil)}))
 	scheduler := bot.NewScheduler(api, cfg.Slack.UpdateBudgetPerMinute, logger)
 	ports := opts.Ports
 	if ports.Chat == nil {
 		notifier := bot.NewNotifier(api, logger, bot.WithScheduler(scheduler))
-		ports.Chat, ports.BuildChat = notifier, notifier
+		ports.Chat, ports.BuildChat, ports.RolloutChat = notifier, notifier, notifier
 	}
 	redactor, err := redact.New(cfg.Jenkins.RedactPatterns, cfg.Slack.BotToken.Reveal(), cfg.Slack.AppToken.Reveal(),
-		cfg.Slack.SigningSecret.Reveal(), cfg.Jenkins.Token.Reveal(), cfg.GitHub.Token.Reveal())
+		cfg.Slack.SigningSecret.Reveal(), cfg.Jenkins.Token.Reveal(), cfg.GitHub.Token.Reveal(), cfg.GitHub.WebhookSecret.Reveal())
 	if err != nil {
 		return fmt.Errorf("jenkins.redact_patterns: %w", err)
 	}
@@ -109,6 +137,20 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		checkJenkins(ctx, pipeline, logger)
 		ports.Pipeline = pipeline
 	}
+	if ports.SCM == nil && cfg.GitHub.Token != "" {
+		scm, err := connectGitHub(ctx, cfg, logger)
+		if err != nil {
+			return fmt.Errorf("connect github: %w", err)
+		}
+		ports.SCM = scm
+	}
+	if ports.Cluster == nil && len(cfg.Clusters) > 0 {
+		clusters := kube.New(cfg.Clusters, logger)
+		checkClusters(ctx, clusters, logger)
+		ports.Cluster = clusters
+	}
+	ports = instrument(met, ports)
+	core := met.Store(st)
 	var groups policy.GroupMembers
 	if len(cfg.RBAC.AdminGroups) > 0 {
 		var groupOpts []bot.UserGroupsOption
@@ -120,9 +162,25 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		groups = directory
 	}
 	pol := policy.New(cfg, groups)
-	worker := release.NewWorker(cfg, pol, st, ports, release.WorkerOptions{Interval: opts.WorkerInterval, LogPoll: opts.LogPoll, Redact: redactor.Bytes}, logger)
-	service := release.NewService(cfg, pol, st, worker, logger)
-	front := bot.NewServer(cfg.Slack, service, ports.Chat, st.Ping, logger)
+	var leading atomic.Bool
+	worker := release.NewWorker(cfg, pol, core, ports, release.WorkerOptions{Interval: opts.WorkerInterval, LogPoll: opts.LogPoll,
+		Redact: redactor.Bytes, Leading: leading.Load, LeaseTTL: cfg.Store.LeaseTTL}, logger)
+	service := release.NewService(cfg, pol, core, worker, logger)
+	reaper := release.NewReaper(cfg, core, service, ports.Cluster, ports.Chat, release.ReaperOptions{Interval: opts.ReapInterval, Leading: leading.Load}, logger)
+	auth := newSlackAuth(cfg, api)
+	auth.start(ctx, logger)
+	ready := readiness{{"store", st.Ping}, {"slack", auth.check}}
+	var socket *bot.Socket
+	if cfg.Slack.Mode == "socket" {
+		socket = bot.NewSocket(cfg.Slack, logger, bot.SocketOptions{ObserveAck: met.ObserveAck})
+		ready = slices.Insert(ready, 1, readyCheck{"slack", socket.Ready})
+	}
+	front := bot.NewServer(cfg.Slack, service, ports.Chat, ready.ready, logger)
+	handler, err := withGitHubWebhook(cfg, front.Handler(), service, logger)
+	if err != nil {
+		return err
+	}
+	handler = withMetrics(met, handler)
 
 	ln := opts.Listener
 	if ln == nil {
@@ -131,7 +189,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		}
 	}
 	srv := &http.Server{
-		Handler:           front.Handler(),
+		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      10 * time.Second,
@@ -150,8 +208,18 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		}
 		return nil
 	})
+	g.Go(func() error {
+		if opts.Pod.Namespace != "" {
+			return kube.Lead(gctx, kube.Election{Namespace: opts.Pod.Namespace, Identity: opts.Pod.Name}, &leading, logger)
+		}
+		return leadThroughStore(gctx, st, &leading, logger)
+	})
+	if socket != nil {
+		g.Go(func() error { return socket.Run(gctx, front) })
+	}
 	g.Go(func() error { return worker.Run(gctx) })
 	g.Go(func() error { return scheduler.Run(gctx) })
+	g.Go(func() error { return reaper.Run(gctx) })
 	g.Go(func() error {
 		<-gctx.Done()
 		logger.Info("hoist stopping")
@@ -164,5 +232,9 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		}
 		return nil
 	})
-	return g.Wait()
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	logger.Info("hoist stopped")
+	return nil
 }

@@ -68,9 +68,13 @@ type hoist struct {
 	signer slackreq.Signer
 
 	environ []string
-	ports   release.Ports
-	stop    func()
-	secrets []string // more values that must never appear in the logs
+	// configFile, when set, is read instead of the embedded example.
+	configFile string
+	// reapInterval overrides how often expired environments are reaped.
+	reapInterval time.Duration
+	ports        release.Ports
+	stop         func()
+	secrets      []string // more values that must never appear in the logs
 }
 
 type syncBuffer struct {
@@ -100,6 +104,13 @@ func start(t *testing.T, ports release.Ports, extraEnv ...string) *hoist {
 // startWith is start with more simulator options (user groups, say).
 func startWith(t *testing.T, ports release.Ports, simOpts []slackapi.Option, extraEnv ...string) *hoist {
 	t.Helper()
+	return launch(t, ports, simOpts, nil, extraEnv...)
+}
+
+// launch is startWith with a last say, through configure, on how Hoist
+// runs (a configuration file, say) before it starts.
+func launch(t *testing.T, ports release.Ports, simOpts []slackapi.Option, configure func(*hoist), extraEnv ...string) *hoist {
+	t.Helper()
 	sim := slackapi.New(append([]slackapi.Option{
 		slackapi.WithToken("xoxb-e2e-bot-token"),
 		slackapi.WithChannel(askChannel, "dev", false, true),
@@ -110,6 +121,7 @@ func startWith(t *testing.T, ports release.Ports, simOpts []slackapi.Option, ext
 	h := &hoist{t: t, slack: sim, driver: "sqlite", dsn: filepath.Join(t.TempDir(), "hoist.db"), logs: &syncBuffer{},
 		signer: slackreq.Signer{Secret: signingSecret}, ports: ports}
 	h.environ = append([]string{
+		"HOIST_SLACK_MODE=http", // the example's default is socket mode; these tests speak HTTP
 		"HOIST_SLACK_API_URL=" + sim.URL(),
 		"HOIST_SLACK_BOT_TOKEN=xoxb-e2e-bot-token",
 		"HOIST_SLACK_SIGNING_SECRET=" + signingSecret,
@@ -125,6 +137,9 @@ func startWith(t *testing.T, ports release.Ports, simOpts []slackapi.Option, ext
 		if v, ok := strings.CutPrefix(kv, "HOIST_STORE_DSN="); ok {
 			h.dsn = v
 		}
+	}
+	if configure != nil {
+		configure(h)
 	}
 	h.run()
 	t.Cleanup(func() {
@@ -142,7 +157,7 @@ func startWith(t *testing.T, ports release.Ports, simOpts []slackapi.Option, ext
 // again: the new process finds the same store and simulators.
 func (h *hoist) run() {
 	h.t.Helper()
-	cfg, err := config.Load("", h.environ)
+	cfg, err := config.Load(h.configFile, h.environ)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -159,7 +174,8 @@ func (h *hoist) run() {
 	logger := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	go func() {
 		done <- app.Run(ctx, cfg, app.Options{Logger: logger, Ports: h.ports, Listener: ln,
-			WorkerInterval: 50 * time.Millisecond, GroupMinRefresh: 200 * time.Millisecond, LogPoll: 20 * time.Millisecond})
+			WorkerInterval: 50 * time.Millisecond, GroupMinRefresh: 200 * time.Millisecond, LogPoll: 20 * time.Millisecond,
+			ReapInterval: h.reapInterval})
 	}()
 	h.stop = func() {
 		h.stop = func() {}

@@ -66,6 +66,10 @@ type Approvals struct {
 type Store struct {
 	Driver string `mapstructure:"driver"` // "sqlite" or "postgres"
 	DSN    Secret `mapstructure:"dsn"`
+	// LeaseTTL is how long a replica's hold on the release it drives
+	// lasts unrenewed: another replica takes over a dead one's releases
+	// after it.
+	LeaseTTL time.Duration `mapstructure:"lease_ttl"`
 }
 
 // Jenkins locates the CI server.
@@ -78,11 +82,27 @@ type Jenkins struct {
 	RedactPatterns []string `mapstructure:"redact_patterns"`
 }
 
-// GitHub locates the SCM API.
+// GitHub locates the SCM API and says how releases show there and how a
+// promotion moves a branch.
 type GitHub struct {
 	BaseURL string `mapstructure:"base_url"`
 	Token   Secret `mapstructure:"token"`
+	// WebhookSecret verifies the X-Hub-Signature-256 of GitHub's webhook
+	// deliveries; empty turns the webhook off.
+	WebhookSecret Secret `mapstructure:"webhook_secret"`
+	// MergeMethod is how a promotion's pull request is merged: "merge",
+	// "squash" or "rebase".
+	MergeMethod string `mapstructure:"merge_method"`
+	// FastForwardOnly makes a promotion move the target branch to the
+	// promoted commit itself, and refuse when that is not a fast-forward.
+	FastForwardOnly bool `mapstructure:"fast_forward_only"`
+	// RequiredContexts are the commit status checks that must have passed
+	// on a commit before GitHub accepts a deployment of it; empty: none.
+	RequiredContexts []string `mapstructure:"required_contexts"`
 }
+
+// MergeMethods lists the values github.merge_method takes.
+func MergeMethods() []string { return []string{"merge", "squash", "rebase"} }
 
 // Cluster is one Kubernetes cluster; an empty Kubeconfig means in-cluster.
 type Cluster struct {
@@ -101,6 +121,24 @@ type Environment struct {
 	TTL              time.Duration `mapstructure:"ttl"`
 	PromotesTo       string        `mapstructure:"promotes_to"`
 	ApprovalsChannel string        `mapstructure:"approvals_channel"`
+	// URL is where people reach the app in this environment (template:
+	// {app} {env} {branch}), shown on GitHub's deployments; "" for none.
+	URL string `mapstructure:"url"`
+	// RolloutTimeout bounds how long Hoist follows a rollout after the
+	// build; zero means DefaultRolloutTimeout.
+	RolloutTimeout time.Duration `mapstructure:"rollout_timeout"`
+}
+
+// DefaultRolloutTimeout is how long a rollout may take when an environment
+// does not say.
+const DefaultRolloutTimeout = 10 * time.Minute
+
+// RolloutDeadline is how long Hoist follows a rollout in this environment.
+func (e Environment) RolloutDeadline() time.Duration {
+	if e.RolloutTimeout > 0 {
+		return e.RolloutTimeout
+	}
+	return DefaultRolloutTimeout
 }
 
 // App is one deployable application.
@@ -148,16 +186,22 @@ func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
 // run but must be replaced before Slack can reach Hoist.
 const (
 	PlaceholderBotToken      = "xoxb-replace-me" //nolint:gosec // a placeholder, not a credential
+	PlaceholderAppToken      = "xapp-replace-me" //nolint:gosec // a placeholder, not a credential
 	PlaceholderSigningSecret = "replace-me"
 )
 
-// Placeholders lists the keys that still hold the example's placeholders.
+// Placeholders lists the keys that still hold the example's placeholders,
+// among those slack.mode uses: the app token in socket mode, the signing
+// secret in http mode.
 func (c *Config) Placeholders() []string {
 	var keys []string
 	if c.Slack.BotToken == PlaceholderBotToken {
 		keys = append(keys, "slack.bot_token")
 	}
-	if c.Slack.SigningSecret == PlaceholderSigningSecret {
+	if c.Slack.Mode == "socket" && c.Slack.AppToken == PlaceholderAppToken {
+		keys = append(keys, "slack.app_token")
+	}
+	if c.Slack.Mode != "socket" && c.Slack.SigningSecret == PlaceholderSigningSecret {
 		keys = append(keys, "slack.signing_secret")
 	}
 	return keys

@@ -34,7 +34,9 @@ var defaults = map[string]any{
 	"approvals.timeout":              "30m",
 	"store.driver":                   "sqlite",
 	"store.dsn":                      "hoist.db",
+	"store.lease_ttl":                "15s",
 	"github.base_url":                "https://api.github.com/",
+	"github.merge_method":            "merge",
 }
 
 // Load reads the configuration from the YAML file at path or, when path is
@@ -158,7 +160,7 @@ func applyEnv(v *viper.Viper, environ []string) {
 		env[name] = value // later entries win, as in os/exec
 	}
 	listKeys := map[string]bool{}
-	for _, key := range []string{"slack.allowed_channels", "rbac.admins", "rbac.admin_groups"} {
+	for _, key := range []string{"slack.allowed_channels", "rbac.admins", "rbac.admin_groups", "github.required_contexts"} {
 		listKeys[key] = true
 	}
 	for _, key := range EnvKeys() {

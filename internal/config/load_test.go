@@ -64,7 +64,7 @@ func TestExampleLoadsAndValidates(t *testing.T) {
 			if got := c.Clusters["main"]; got != (Cluster{}) {
 				t.Errorf("clusters.main = %+v, want in-cluster", got)
 			}
-			if c.Slack.Mode != "http" || c.Slack.BotToken.Reveal() != "xoxb-replace-me" || c.Slack.SigningSecret.Reveal() != "replace-me" {
+			if c.Slack.Mode != "socket" || c.Slack.BotToken.Reveal() != "xoxb-replace-me" || c.Slack.AppToken.Reveal() != "xapp-replace-me" || c.Slack.SigningSecret.Reveal() != "replace-me" {
 				t.Errorf("slack = %+v", c.Slack)
 			}
 			if c.Approvals.Timeout != 30*time.Minute || c.RBAC.RequiredApprovals != 1 || c.RBAC.AllowSelfApproval {
@@ -222,6 +222,20 @@ func TestEnvOverrides(t *testing.T) {
 	}
 }
 
+func TestGitHubEnvOverrides(t *testing.T) {
+	c := mustLoad(t, "", []string{
+		"HOIST_GITHUB_REQUIRED_CONTEXTS=ci/test, lint",
+		"HOIST_GITHUB_MERGE_METHOD=rebase",
+		"HOIST_GITHUB_FAST_FORWARD_ONLY=true",
+		"HOIST_GITHUB_WEBHOOK_SECRET=hook",
+	})
+	assertNoProblems(t, c)
+	g := c.GitHub
+	if want := []string{"ci/test", "lint"}; !slices.Equal(g.RequiredContexts, want) || g.MergeMethod != "rebase" || !g.FastForwardOnly || g.WebhookSecret.Reveal() != "hook" {
+		t.Errorf("github = %+v (contexts %q)", g, g.RequiredContexts)
+	}
+}
+
 func TestEnvOverridesFile(t *testing.T) {
 	yaml := strings.Replace(string(configs.Example()), "timeout: 30m", "timeout: 10m", 1)
 	if c := mustParse(t, yaml, nil); c.Approvals.Timeout != 10*time.Minute {
@@ -310,8 +324,8 @@ apps:
 		Slack:     Slack{Mode: "http", BotToken: "xoxb-1", SigningSecret: "s", APIURL: "https://slack.com/api/", UpdateBudgetPerMinute: 50},
 		RBAC:      RBAC{RequiredApprovals: 1},
 		Approvals: Approvals{Timeout: 30 * time.Minute},
-		Store:     Store{Driver: "sqlite", DSN: "hoist.db"},
-		GitHub:    GitHub{BaseURL: "https://api.github.com/"},
+		Store:     Store{Driver: "sqlite", DSN: "hoist.db", LeaseTTL: 15 * time.Second},
+		GitHub:    GitHub{BaseURL: "https://api.github.com/", MergeMethod: "merge"},
 		Clusters:  map[string]Cluster{"main": {}},
 		Environments: map[string]Environment{
 			"production": {Branch: "master", Cluster: "main", Namespace: "{app}"},
@@ -379,15 +393,22 @@ func TestExamplePlaceholdersAreNamed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(c.Placeholders(), ","); got != "slack.bot_token,slack.signing_secret" {
+	if got := strings.Join(c.Placeholders(), ","); got != "slack.bot_token,slack.app_token" {
 		t.Errorf("Placeholders() = %q", got)
 	}
-	c, err = Load("", []string{"HOIST_SLACK_BOT_TOKEN=xoxb-1-real", "HOIST_SLACK_SIGNING_SECRET=real"})
+	c, err = Load("", []string{"HOIST_SLACK_BOT_TOKEN=xoxb-1-real", "HOIST_SLACK_APP_TOKEN=xapp-1-real"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := c.Placeholders(); len(got) != 0 {
 		t.Errorf("Placeholders() = %q after setting both", got)
+	}
+	c, err = Load("", []string{"HOIST_SLACK_MODE=http"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(c.Placeholders(), ","); got != "slack.bot_token,slack.signing_secret" {
+		t.Errorf("Placeholders() = %q in http mode", got)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hoistbot/hoist/internal/redact"
 )
@@ -60,7 +61,7 @@ func (c *Config) Validate() []Problem {
 	}
 	c.validateStore(v)
 	v.url("jenkins.url", c.Jenkins.URL, false)
-	v.url("github.base_url", c.GitHub.BaseURL, true)
+	c.validateGitHub(v)
 	c.validateEnvironments(v)
 	c.validateApps(v)
 
@@ -228,6 +229,9 @@ func (c *Config) validateStore(v *validator) {
 	if c.Store.DSN == "" {
 		v.add("store.dsn", "required: a file path for sqlite, a connection URL for postgres")
 	}
+	if c.Store.LeaseTTL < 3*time.Second {
+		v.add("store.lease_ttl", "must be at least \"3s\": replicas renew their leases every third of it")
+	}
 }
 
 // dnsLabel is an RFC 1123 label, as Kubernetes namespaces must be.
@@ -285,12 +289,20 @@ func (c *Config) validateEnvironments(v *validator) {
 				v.add(key+".jenkins_job", "%v", err)
 			}
 		}
+		checkEnvironmentURL(v, key+".url", e.URL)
 
 		switch {
 		case e.Ephemeral && e.TTL <= 0:
 			v.add(key+".ttl", "an ephemeral environment needs a ttl greater than zero, e.g. \"72h\"")
 		case !e.Ephemeral && e.TTL != 0:
 			v.add(key+".ttl", "only ephemeral environments expire; set ephemeral: true or remove ttl")
+		}
+
+		switch {
+		case e.RolloutTimeout < 0:
+			v.add(key+".rollout_timeout", "must be a duration greater than zero, e.g. \"10m\", or \"\" for the default")
+		case e.RolloutTimeout > 0 && e.Cluster == "":
+			v.add(key+".rollout_timeout", "only environments with a cluster have a rollout to follow; set cluster or remove rollout_timeout")
 		}
 
 		switch {
@@ -351,6 +363,41 @@ func (c *Config) checkPromotionCycles(v *validator, envNames []string) {
 			}
 			chain = append(chain, cur)
 		}
+	}
+}
+
+func (c *Config) validateGitHub(v *validator) {
+	g := c.GitHub
+	v.url("github.base_url", g.BaseURL, true)
+	if !slices.Contains(MergeMethods(), g.MergeMethod) {
+		v.add("github.merge_method", "must be one of %s; got %q", strings.Join(MergeMethods(), ", "), g.MergeMethod)
+	}
+	if strings.ContainsAny(g.Token.Reveal(), " \t\r\n") {
+		v.add("github.token", "contains white space (a trailing newline from a secret file?)")
+	}
+	if strings.ContainsAny(g.WebhookSecret.Reveal(), " \t\r\n") {
+		v.add("github.webhook_secret", "contains white space (a trailing newline from a secret file?)")
+	}
+	for _, ctx := range g.RequiredContexts {
+		if strings.TrimSpace(ctx) == "" {
+			v.add("github.required_contexts", "holds an empty name; list status check names such as \"ci/test\"")
+		}
+	}
+}
+
+// checkEnvironmentURL checks an environment's url template: known
+// placeholders, and an absolute http(s) URL once expanded.
+func checkEnvironmentURL(v *validator, key, tmpl string) {
+	if tmpl == "" {
+		return
+	}
+	if err := CheckTemplate(tmpl); err != nil {
+		v.add(key, "%v", err)
+		return
+	}
+	u, err := url.Parse(ExpandTemplate(tmpl, "app", "env", "branch"))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		v.add(key, "must be an absolute http(s) URL, such as \"https://{app}-{branch}.preview.example.com/\"")
 	}
 }
 

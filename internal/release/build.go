@@ -32,6 +32,9 @@ func (w *Worker) build(ctx context.Context, r Release) (Release, error) {
 	b, err := w.store.GetBuild(ctx, r.ID)
 	if errors.Is(err, ErrNotFound) {
 		b, err = w.newBuild(r)
+		if err == nil {
+			err = w.openDeployment(ctx, r)
+		}
 		if err != nil {
 			return w.failBuild(ctx, r, err.Error())
 		}
@@ -71,6 +74,7 @@ func (w *Worker) build(ctx context.Context, r Release) (Release, error) {
 	if err != nil {
 		return r, fmt.Errorf("load build: %w", err)
 	}
+	w.deploymentRunning(ctx, r, b.URL)
 	status, err := w.follow(ctx, r, b)
 	if err != nil {
 		return w.buildError(ctx, r, b, fmt.Sprintf("follow %s #%d", b.Job, b.Number), err)
@@ -79,12 +83,8 @@ func (w *Worker) build(ctx context.Context, r Release) (Release, error) {
 	if status.Result != "SUCCESS" {
 		return w.move(ctx, r, Failed, summary)
 	}
-	cluster := w.envs[r.Env].Cluster
-	switch {
-	case cluster == "":
+	if w.envs[r.Env].Cluster == "" || w.apps[r.App].Deployment == "" {
 		return w.move(ctx, r, Succeeded, summary)
-	case w.ports.Cluster == nil:
-		return w.move(ctx, r, Succeeded, summary+"; rollout not watched: Hoist has no connection to cluster "+cluster)
 	}
 	return w.move(ctx, r, RollingOut, summary)
 }
@@ -100,10 +100,7 @@ func (w *Worker) newBuild(r Release) (Build, error) {
 
 // buildParams are the parameters every pipeline gets.
 func (w *Worker) buildParams(ctx context.Context, r Release) map[string]string {
-	namespace := w.envs[r.Env].NamespaceFor(r.App, r.Env, r.Ref)
-	if e, err := w.store.GetEnvironment(ctx, r.App, r.Ref); err == nil && e.Env == r.Env {
-		namespace = e.Namespace
-	}
+	namespace := w.namespace(ctx, r)
 	return map[string]string{
 		"APP":          r.App,
 		"REF":          r.Ref,

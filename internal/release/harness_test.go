@@ -28,14 +28,15 @@ type fakeChat struct {
 	responded []string
 	cannot    map[string]bool // channels the bot cannot post in
 	thread    []string
-	views     map[string][]release.BuildView // live build messages by ts
+	views     map[string][]release.BuildView   // live build messages by ts
+	rollouts  map[string][]release.RolloutView // live rollout messages by ts
 	uploads   map[string]string
 	changed   chan struct{}
 }
 
 func newFakeChat() *fakeChat {
 	return &fakeChat{cards: map[string]release.Card{}, cannot: map[string]bool{}, changed: make(chan struct{}, 1000),
-		views: map[string][]release.BuildView{}, uploads: map[string]string{}}
+		views: map[string][]release.BuildView{}, rollouts: map[string][]release.RolloutView{}, uploads: map[string]string{}}
 }
 
 func (c *fakeChat) notify() {
@@ -105,6 +106,34 @@ func (c *fakeChat) UpdateBuild(_ context.Context, ref release.MessageRef, v rele
 	defer c.notify()
 	c.views[ref.TS] = append(c.views[ref.TS], v)
 	return nil
+}
+
+func (c *fakeChat) PostRollout(_ context.Context, card release.MessageRef, v release.RolloutView) (release.MessageRef, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	defer c.notify()
+	ref := release.MessageRef{Channel: card.Channel, TS: fmt.Sprintf("1700000002.%06d", len(c.rollouts)+1)}
+	c.rollouts[ref.TS] = append(c.rollouts[ref.TS], v)
+	return ref, nil
+}
+
+func (c *fakeChat) UpdateRollout(_ context.Context, ref release.MessageRef, v release.RolloutView) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	defer c.notify()
+	c.rollouts[ref.TS] = append(c.rollouts[ref.TS], v)
+	return nil
+}
+
+// rolloutViews returns every live rollout message's views, by ts.
+func (c *fakeChat) rolloutViews() map[string][]release.RolloutView {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[string][]release.RolloutView{}
+	for ts, vs := range c.rollouts {
+		out[ts] = append([]release.RolloutView(nil), vs...)
+	}
+	return out
 }
 
 func (c *fakeChat) UploadLog(_ context.Context, _ release.MessageRef, name string, log []byte) error {
@@ -227,19 +256,76 @@ func (f *fakePipeline) builds(id release.ID) int {
 	return f.triggers[id.String()]
 }
 
-type fakeSCM map[string]string
-
-func (f fakeSCM) ResolveCommit(_ context.Context, _, ref string) (string, error) {
-	if sha, ok := f[ref]; ok {
-		return sha, nil
-	}
-	return "", fmt.Errorf("no commit named %q", ref)
+// fakeCluster keeps namespaces in memory and plays a scripted rollout:
+// it reports steps, then returns fail, or waits for ctx when hang is set.
+type fakeCluster struct {
+	mu         sync.Mutex
+	namespaces map[string]release.Namespace // by cluster/name
+	unmanaged  map[string]bool              // cluster/name of namespaces Hoist did not create
+	steps      []release.RolloutProgress
+	fail       error
+	hang       bool
+	rollouts   []release.RolloutTarget
 }
 
-type fakeCluster struct{ fail error }
+func newFakeCluster() *fakeCluster {
+	return &fakeCluster{namespaces: map[string]release.Namespace{}, unmanaged: map[string]bool{},
+		steps: []release.RolloutProgress{{Desired: 2, Updated: 1, Old: 1}, {Desired: 2, Updated: 2, Available: 2}}}
+}
 
-func (f fakeCluster) Rollout(context.Context, release.Release) error  { return f.fail }
-func (f fakeCluster) Teardown(context.Context, release.Release) error { return nil }
+func (f *fakeCluster) EnsureNamespace(_ context.Context, ns release.Namespace) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.unmanaged[ns.Cluster+"/"+ns.Name] {
+		return fmt.Errorf("namespace %s: %w", ns.Name, release.ErrNotManaged)
+	}
+	f.namespaces[ns.Cluster+"/"+ns.Name] = ns
+	return nil
+}
+
+func (f *fakeCluster) DeleteNamespace(_ context.Context, cluster, name string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.unmanaged[cluster+"/"+name] {
+		return fmt.Errorf("namespace %s: %w", name, release.ErrNotManaged)
+	}
+	delete(f.namespaces, cluster+"/"+name)
+	return nil
+}
+
+func (f *fakeCluster) ListNamespaces(_ context.Context, cluster string) ([]release.Namespace, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []release.Namespace
+	for _, ns := range f.namespaces {
+		if ns.Cluster == cluster {
+			out = append(out, ns)
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeCluster) Rollout(ctx context.Context, t release.RolloutTarget, progress func(release.RolloutProgress)) error {
+	f.mu.Lock()
+	f.rollouts = append(f.rollouts, t)
+	steps, fail, hang := f.steps, f.fail, f.hang
+	f.mu.Unlock()
+	for _, p := range steps {
+		progress(p)
+	}
+	if hang {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	return fail
+}
+
+func (f *fakeCluster) namespace(cluster, name string) (release.Namespace, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	ns, ok := f.namespaces[cluster+"/"+name]
+	return ns, ok
+}
 
 const (
 	admin1 = "UADMIN1"
@@ -268,6 +354,7 @@ type harness struct {
 	store   store.Store
 	chat    *fakeChat
 	ci      *fakePipeline
+	cluster *fakeCluster
 	ports   release.Ports
 	svc     *release.Service
 	worker  *release.Worker
@@ -289,9 +376,10 @@ func newHarness(t *testing.T, mutate ...func(*config.Config, *release.Ports)) *h
 	}
 	t.Cleanup(func() { st.Close() })
 	h := &harness{t: t, cfg: testConfig(), store: st, chat: newFakeChat(),
-		ci:  newFakePipeline(),
-		now: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}
-	h.ports = release.Ports{Chat: h.chat, BuildChat: h.chat, Pipeline: h.ci, SCM: fakeSCM{"master": sha("a"), "latest": sha("b"), "feature-x": sha("c"), "v1": sha("d"), "feature/Login_v2": sha("e")}, Cluster: fakeCluster{}}
+		ci:      newFakePipeline(),
+		cluster: newFakeCluster(),
+		now:     time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}
+	h.ports = release.Ports{Chat: h.chat, BuildChat: h.chat, RolloutChat: h.chat, Pipeline: h.ci, SCM: newFakeSCM(map[string]string{"master": sha("a"), "latest": sha("b"), "feature-x": sha("c"), "feature-y": sha("f"), "v1": sha("d"), "feature/Login_v2": sha("e")}), Cluster: h.cluster}
 	for _, m := range mutate {
 		m(h.cfg, &h.ports)
 	}

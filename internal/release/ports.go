@@ -47,12 +47,6 @@ type Chat interface {
 	Respond(ctx context.Context, responseURL, text string) error
 }
 
-// SCM is the port to the source host (GitHub).
-type SCM interface {
-	// ResolveCommit returns the full commit SHA that ref names in repo.
-	ResolveCommit(ctx context.Context, repo, ref string) (string, error)
-}
-
 // BuildRequest is one pipeline run to queue: the job's path ("a/b" is
 // job b in folder a) and its parameters.
 type BuildRequest struct {
@@ -112,13 +106,69 @@ type Pipeline interface {
 	Stop(ctx context.Context, job string, number int64) error
 }
 
-// Cluster is the port to the Kubernetes clusters.
+// ErrNotManaged means a namespace exists but Hoist did not create it (it
+// lacks the managed-by label): Hoist never changes or deletes it.
+var ErrNotManaged = errors.New("namespace not managed by hoist")
+
+// Namespace is an ephemeral environment's namespace as Hoist labels and
+// annotates it.
+type Namespace struct {
+	Cluster string
+	Name    string
+	App     string
+	// Branch is the branch as a DNS label (config.Slug).
+	Branch    string
+	Owner     string // Slack user ID
+	ExpiresAt time.Time
+	Release   ID
+}
+
+// RolloutTarget is the Deployment whose rollout a release follows.
+type RolloutTarget struct {
+	Cluster    string
+	Namespace  string
+	Deployment string
+}
+
+// RolloutProgress is one observation of a Deployment's rollout.
+type RolloutProgress struct {
+	Desired   int32
+	Updated   int32
+	Available int32
+	// Old counts replicas of earlier revisions still running.
+	Old int32
+	// Stuck names new pods that cannot start, and why
+	// ("api-7c9f-x2: CrashLoopBackOff: back-off restarting failed container").
+	Stuck []string
+}
+
+// ErrNoCluster is wrapped by the errors of a cluster Hoist cannot connect
+// to at all (its configuration could not be loaded): Hoist goes on without
+// it, saying so, as when no cluster is configured.
+var ErrNoCluster = errors.New("not connected")
+
+// ErrRolloutFailed is wrapped by Rollout's error when the rollout itself
+// failed (progress deadline exceeded, pods that cannot start), as opposed
+// to Hoist failing to follow it.
+var ErrRolloutFailed = errors.New("rollout failed")
+
+// Cluster is the port to the Kubernetes clusters, each known by its name in
+// the configuration.
 type Cluster interface {
-	// Rollout follows the rollout of r's app in r's environment until it
-	// has succeeded (nil) or failed (an error saying why).
-	Rollout(ctx context.Context, r Release) error
-	// Teardown deletes the ephemeral environment r names.
-	Teardown(ctx context.Context, r Release) error
+	// EnsureNamespace creates the namespace, or updates the labels and
+	// annotations of one Hoist manages. It returns ErrNotManaged (wrapped)
+	// when a namespace of that name exists that Hoist does not manage.
+	EnsureNamespace(ctx context.Context, ns Namespace) error
+	// DeleteNamespace deletes a namespace Hoist manages; nil when it is
+	// already gone, ErrNotManaged (wrapped) when Hoist does not manage it.
+	DeleteNamespace(ctx context.Context, cluster, name string) error
+	// ListNamespaces returns the namespaces Hoist manages in a cluster.
+	ListNamespaces(ctx context.Context, cluster string) ([]Namespace, error)
+	// Rollout follows the rollout of a Deployment, with the semantics of
+	// `kubectl rollout status`, until it has completed (nil) or failed
+	// (ErrRolloutFailed, wrapped with the reason), calling progress at
+	// every change it sees. It watches rather than polls.
+	Rollout(ctx context.Context, t RolloutTarget, progress func(RolloutProgress)) error
 }
 
 // BuildView is what the live build message in a release's thread shows.
@@ -152,4 +202,32 @@ type BuildChat interface {
 	// UploadLog uploads a build's whole log, already redacted, as a file in
 	// the card's thread.
 	UploadLog(ctx context.Context, card MessageRef, name string, log []byte) error
+}
+
+// RolloutView is what the live rollout message in a release's thread shows.
+type RolloutView struct {
+	Release    ID
+	Cluster    string
+	Namespace  string
+	Deployment string
+	Progress   RolloutProgress
+	// Seen is false until the Deployment has been observed at all.
+	Seen bool
+	// Started is when following began; Now the moment the view describes.
+	Started time.Time
+	Now     time.Time
+	// Result is empty while the rollout runs; "succeeded" or "failed" once
+	// it has ended, with Reason saying why it failed.
+	Result string
+	Reason string
+}
+
+// RolloutChat shows a rollout in Slack as it progresses.
+type RolloutChat interface {
+	// PostRollout posts the live rollout message in the card's thread.
+	PostRollout(ctx context.Context, card MessageRef, v RolloutView) (MessageRef, error)
+	// UpdateRollout schedules a refresh of the live rollout message within
+	// the workspace's update budget; a final view (Result set) is never
+	// dropped.
+	UpdateRollout(ctx context.Context, ref MessageRef, v RolloutView) error
 }

@@ -114,13 +114,17 @@ const (
 // Release is one request to change what runs in an environment, from the
 // moment it is asked for until it is finished.
 type Release struct {
-	ID          ID
-	Kind        Kind
-	App         string
-	Env         string
-	FromEnv     string // promote: the environment whose release is promoted
-	Ref         string // what the requester typed: branch, tag or SHA
-	Commit      string // full commit SHA once resolved; empty until then
+	ID      ID
+	Kind    Kind
+	App     string
+	Env     string
+	FromEnv string // promote: the environment whose release is promoted
+	Ref     string // what the requester typed: branch, tag or SHA
+	Commit  string // full commit SHA once resolved; empty until then
+	// CommitTitle and CommitURL are the first line of the commit's message
+	// and its web page, once known.
+	CommitTitle string
+	CommitURL   string
 	Reason      string // why the requester asked, if they said
 	RequestedBy string // Slack user ID
 	Channel     string // Slack channel the request came from

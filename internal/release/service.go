@@ -22,13 +22,17 @@ type Store interface {
 	ListReleases(ctx context.Context, f Filter) ([]Release, error)
 	Transition(ctx context.Context, t Transition) (Release, error)
 	SetMessage(ctx context.Context, id ID, channel, ts string) error
-	SetCommit(ctx context.Context, id ID, commit, actor string) error
+	SetCommit(ctx context.Context, id ID, c Commit, actor string) error
+	GetDeployment(ctx context.Context, id ID) (DeploymentRecord, error)
+	PutDeployment(ctx context.Context, d DeploymentRecord) error
 	PutMessage(ctx context.Context, id ID, role string, ref MessageRef) error
 	Messages(ctx context.Context, id ID) (map[string]MessageRef, error)
 	GetBuild(ctx context.Context, id ID) (Build, error)
 	PutBuild(ctx context.Context, b Build) error
 	AppendLog(ctx context.Context, id ID, offset int64, data []byte, next int64) error
 	Log(ctx context.Context, id ID) ([]byte, error)
+	AcquireLease(ctx context.Context, id ID, owner string, now time.Time, ttl time.Duration) (bool, error)
+	ReleaseLease(ctx context.Context, id ID, owner string) error
 	AddVote(ctx context.Context, v Vote) (bool, error)
 	Votes(ctx context.Context, id ID) ([]Vote, error)
 	Lock(ctx context.Context, l Lock) (Lock, error)
@@ -71,8 +75,12 @@ type Service struct {
 	waker   Waker
 	timeout time.Duration
 	envs    map[string]config.Environment
-	now     func() time.Time
-	logger  *slog.Logger
+	apps    map[string]config.App
+	// notifyChannel is where Hoist speaks on its own account when an app
+	// has no channel.
+	notifyChannel string
+	now           func() time.Time
+	logger        *slog.Logger
 }
 
 // NewService builds the service. waker may be nil in tests.
@@ -83,8 +91,11 @@ func NewService(cfg *config.Config, pol *policy.Policy, store Store, waker Waker
 		waker:   waker,
 		timeout: cfg.Approvals.Timeout,
 		envs:    cfg.Environments,
+		apps:    cfg.Apps,
 		now:     time.Now,
 		logger:  logger,
+
+		notifyChannel: cfg.Slack.NotifyChannel,
 	}
 }
 
@@ -242,7 +253,8 @@ func (s *Service) promote(ctx context.Context, req Request) (Reply, error) {
 	if src.Commit == "" {
 		return Reply{}, &policy.Refusal{Reason: fmt.Sprintf("Release #%d in *%s* has no recorded commit, and a promotion must move that exact commit. Hoist records commits once it is connected to GitHub (`github.token`).", src.ID, from)}
 	}
-	return s.request(ctx, req, Release{Kind: KindPromote, App: c.App, Env: to, FromEnv: from, Ref: src.Ref, Commit: src.Commit})
+	return s.request(ctx, req, Release{Kind: KindPromote, App: c.App, Env: to, FromEnv: from, Ref: src.Ref,
+		Commit: src.Commit, CommitTitle: src.CommitTitle, CommitURL: src.CommitURL})
 }
 
 func (s *Service) rollback(ctx context.Context, req Request) (Reply, error) {
@@ -266,7 +278,8 @@ func (s *Service) rollback(ctx context.Context, req Request) (Reply, error) {
 	}
 	for _, prev := range done[1:] {
 		if version(prev) != version(current) {
-			return s.request(ctx, req, Release{Kind: KindRollback, App: c.App, Env: c.Env, Ref: prev.Ref, Commit: prev.Commit})
+			return s.request(ctx, req, Release{Kind: KindRollback, App: c.App, Env: c.Env, Ref: prev.Ref,
+				Commit: prev.Commit, CommitTitle: prev.CommitTitle, CommitURL: prev.CommitURL})
 		}
 	}
 	return Reply{}, &policy.Refusal{Reason: fmt.Sprintf("`%s` has no earlier version in *%s* than %s to roll back to.", c.App, c.Env, versionText(current))}

@@ -192,15 +192,6 @@ func TestNoBuildServerSaysSo(t *testing.T) {
 	}
 }
 
-func TestUnknownRefFails(t *testing.T) {
-	h := newHarness(t)
-	h.do(dev, "deploy api nope")
-	r := h.waitState(1, release.Failed)
-	if !strings.Contains(r.StateReason, "resolve `nope`") {
-		t.Fatalf("reason = %q", r.StateReason)
-	}
-}
-
 func TestCannotPostTellsTheRequester(t *testing.T) {
 	h := newHarness(t)
 	h.chat.cannot["CASK"] = true

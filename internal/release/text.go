@@ -46,6 +46,14 @@ func ShortSHA(sha string) string {
 	return sha
 }
 
+// requester names who asked for a release, as a mention, or Hoist itself.
+func requester(r Release) string {
+	if r.RequestedBy == ActorHoist {
+		return "Hoist"
+	}
+	return "<@" + r.RequestedBy + ">"
+}
+
 // StateText is a state as people read it.
 func StateText(s State) string { return strings.ReplaceAll(string(s), "_", " ") }
 

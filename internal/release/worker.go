@@ -2,10 +2,11 @@ package release
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
+	"os"
 	"sync"
 	"time"
 
@@ -15,14 +16,15 @@ import (
 
 // Ports are the outside systems a Worker drives releases through. Chat is
 // required; a nil Pipeline, SCM or Cluster means that stage is not
-// available, and releases say so when they reach it. Without BuildChat a
-// build is followed but not shown live.
+// available, and releases say so when they reach it. Without BuildChat or
+// RolloutChat a build or rollout is followed but not shown live.
 type Ports struct {
-	Chat      Chat
-	BuildChat BuildChat
-	Pipeline  Pipeline
-	SCM       SCM
-	Cluster   Cluster
+	Chat        Chat
+	BuildChat   BuildChat
+	RolloutChat RolloutChat
+	Pipeline    Pipeline
+	SCM         SCM
+	Cluster     Cluster
 }
 
 // WorkerOptions tune a Worker.
@@ -37,6 +39,15 @@ type WorkerOptions struct {
 	LogPoll time.Duration
 	// Redact scrubs secrets from a build log before it is uploaded.
 	Redact func([]byte) []byte
+	// Owner names this worker in release leases (default: host, process
+	// and a random suffix); LeaseTTL is how long a lease lasts unrenewed,
+	// so how soon another replica takes over from one that died (default
+	// 15s).
+	Owner    string
+	LeaseTTL time.Duration
+	// Leading reports whether this replica runs the sweeps that resume
+	// and expire releases (nil: always, as with one replica).
+	Leading func() bool
 }
 
 // Worker takes releases from the store and drives each through its stages:
@@ -49,9 +60,13 @@ type Worker struct {
 	apps          map[string]config.App
 	envs          map[string]config.Environment
 	notifyChannel string
+	github        config.GitHub
 	interval      time.Duration
 	logPoll       time.Duration
 	redact        func([]byte) []byte
+	owner         string
+	leaseTTL      time.Duration
+	leading       func() bool
 	sem           chan struct{}
 	wake          chan ID
 	now           func() time.Time
@@ -62,6 +77,18 @@ type Worker struct {
 	running map[ID]*drive
 	shown   map[ID]string // what each card last showed, to skip needless updates
 	timers  map[ID]*time.Timer
+}
+
+// DefaultLeaseTTL is how long a release lease lasts unrenewed.
+const DefaultLeaseTTL = 15 * time.Second
+
+// DefaultOwner names this process in release leases: its host, its
+// process ID and a random suffix, unique among replicas.
+func DefaultOwner() string {
+	host, _ := os.Hostname()
+	suffix := make([]byte, 4)
+	_, _ = rand.Read(suffix)
+	return fmt.Sprintf("%s/%d/%x", host, os.Getpid(), suffix)
 }
 
 // RoleApprovals names the copy of a card posted in an environment's
@@ -87,6 +114,15 @@ func NewWorker(cfg *config.Config, pol *policy.Policy, store Store, ports Ports,
 	if opts.Redact == nil {
 		opts.Redact = func(b []byte) []byte { return b }
 	}
+	if opts.Owner == "" {
+		opts.Owner = DefaultOwner()
+	}
+	if opts.LeaseTTL <= 0 {
+		opts.LeaseTTL = DefaultLeaseTTL
+	}
+	if opts.Leading == nil {
+		opts.Leading = func() bool { return true }
+	}
 	return &Worker{
 		store:         store,
 		ports:         ports,
@@ -94,9 +130,13 @@ func NewWorker(cfg *config.Config, pol *policy.Policy, store Store, ports Ports,
 		apps:          cfg.Apps,
 		envs:          cfg.Environments,
 		notifyChannel: cfg.Slack.NotifyChannel,
+		github:        cfg.GitHub,
 		interval:      opts.Interval,
 		logPoll:       opts.LogPoll,
 		redact:        opts.Redact,
+		owner:         opts.Owner,
+		leaseTTL:      opts.LeaseTTL,
+		leading:       opts.Leading,
 		sem:           make(chan struct{}, opts.Concurrency),
 		wake:          make(chan ID, 1024),
 		now:           time.Now,
@@ -126,7 +166,9 @@ func (w *Worker) Run(ctx context.Context) error {
 	defer w.wg.Wait()
 	defer w.stopTimers()
 	w.reshowRecent(ctx)
-	w.sweep(ctx)
+	if w.leading() {
+		w.sweep(ctx)
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -134,7 +176,9 @@ func (w *Worker) Run(ctx context.Context) error {
 		case id := <-w.wake:
 			w.start(ctx, id)
 		case <-ticker.C:
-			w.sweep(ctx)
+			if w.leading() {
+				w.sweep(ctx)
+			}
 		}
 	}
 }
@@ -210,8 +254,14 @@ func (w *Worker) start(ctx context.Context, id ID) {
 			return
 		}
 		defer func() { <-w.sem }()
+		lctx, held := w.hold(ctx, id)
+		if lctx == nil {
+			w.finish(id) // another replica drives it
+			return
+		}
+		defer held()
 		for {
-			dctx, cancel := context.WithCancel(ctx)
+			dctx, cancel := context.WithCancel(lctx)
 			w.mu.Lock()
 			d.cancel, d.again = cancel, false
 			w.mu.Unlock()
@@ -230,6 +280,56 @@ func (w *Worker) start(ctx context.Context, id ID) {
 	}()
 }
 
+// hold takes the release's lease, so that of several replicas only this
+// one drives it, and keeps it renewed until release is called. The context
+// it returns ends when the lease is lost, or the release has ended on
+// another replica (cancelled, say); it is nil when another replica holds
+// the lease.
+func (w *Worker) hold(ctx context.Context, id ID) (lctx context.Context, release func()) {
+	ok, err := w.store.AcquireLease(ctx, id, w.owner, w.now(), w.leaseTTL)
+	if err != nil {
+		if ctx.Err() == nil {
+			w.logger.ErrorContext(ctx, "take release lease", "release", id, "err", err)
+		}
+		return nil, nil
+	}
+	if !ok {
+		return nil, nil
+	}
+	lctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ticker := time.NewTicker(w.leaseTTL / 3)
+		defer ticker.Stop()
+		for {
+			select {
+			case <-lctx.Done():
+				return
+			case <-ticker.C:
+			}
+			ok, err := w.store.AcquireLease(lctx, id, w.owner, w.now(), w.leaseTTL)
+			if err == nil && !ok {
+				w.logger.WarnContext(ctx, "release lease lost to another replica; stopping", "release", id)
+				cancel()
+				return
+			}
+			if r, err := w.store.GetRelease(lctx, id); err == nil && r.State.Terminal() {
+				cancel() // ended elsewhere: stop what this drive is doing
+			}
+		}
+	}()
+	return lctx, func() {
+		cancel()
+		<-done
+		rctx, stop := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer stop()
+		if err := w.store.ReleaseLease(rctx, id, w.owner); err != nil {
+			w.logger.WarnContext(ctx, "give up release lease", "release", id, "err", err)
+		}
+	}
+}
+
 func (w *Worker) finish(id ID) {
 	w.mu.Lock()
 	delete(w.running, id)
@@ -244,6 +344,12 @@ func (w *Worker) drive(ctx context.Context, id ID) {
 		log.ErrorContext(ctx, "load release", "err", err)
 		return
 	}
+	if r, err = w.resolveCommit(ctx, r); err != nil {
+		if ctx.Err() == nil {
+			log.ErrorContext(ctx, "resolve commit", "err", err)
+		}
+		return
+	}
 	for {
 		if err := w.syncCard(ctx, &r); err != nil {
 			if ctx.Err() == nil {
@@ -251,6 +357,7 @@ func (w *Worker) drive(ctx context.Context, id ID) {
 			}
 			return
 		}
+		w.syncDeployment(ctx, r)
 		if r.State.Terminal() {
 			if r.State == Cancelled && w.ports.Pipeline != nil {
 				w.stopIfCancelled(r, Build{}) // its build may be running on no drive at all
@@ -292,6 +399,16 @@ func (w *Worker) advance(ctx context.Context, r Release) (Release, error) {
 		if r.Kind == KindEnvDown {
 			return w.teardown(ctx, r)
 		}
+		if r.Kind == KindEnvUp {
+			if next, done, err := w.ensureNamespace(ctx, r); done {
+				return next, err
+			}
+		}
+		if r.Kind == KindPromote {
+			if promoted, err := w.promote(ctx, r); err != nil || promoted.State != Approved {
+				return promoted, err
+			}
+		}
 		if w.ports.Pipeline == nil {
 			return w.move(ctx, r, Failed, "no build server is connected to Hoist (set jenkins.url), so nothing was built or deployed")
 		}
@@ -299,59 +416,18 @@ func (w *Worker) advance(ctx context.Context, r Release) (Release, error) {
 	case Building:
 		return w.build(ctx, r)
 	case RollingOut:
-		if w.ports.Cluster == nil {
-			return w.move(ctx, r, Succeeded, r.StateReason+"; rollout not watched: Hoist has no connection to the cluster")
-		}
-		if err := w.ports.Cluster.Rollout(ctx, r); err != nil {
-			if ctx.Err() != nil {
-				return r, ctx.Err()
-			}
-			return w.move(ctx, r, Failed, "rollout: "+err.Error())
-		}
-		return w.move(ctx, r, Succeeded, strings.TrimPrefix(r.StateReason+"; rolled out", "; "))
+		return w.rollout(ctx, r)
 	}
 	return r, fmt.Errorf("advance from %s: unknown state", r.State)
 }
 
-// prepare resolves the release's commit and sends it to approval, or
-// straight on when its environment needs none.
+// prepare sends a release whose commit is resolved (resolveCommit) to
+// approval, or straight on when its environment needs none.
 func (w *Worker) prepare(ctx context.Context, r Release) (Release, error) {
-	if r.Commit == "" && w.ports.SCM != nil && r.Kind != KindEnvDown {
-		sha, err := w.ports.SCM.ResolveCommit(ctx, w.apps[r.App].Repo, r.Ref)
-		if err != nil {
-			if ctx.Err() != nil {
-				return r, ctx.Err()
-			}
-			return w.move(ctx, r, Failed, fmt.Sprintf("resolve `%s`: %v", r.Ref, err))
-		}
-		if err := w.store.SetCommit(ctx, r.ID, sha, ActorHoist); err != nil {
-			return r, fmt.Errorf("record commit: %w", err)
-		}
-		r.Commit = sha
-	}
 	if !r.ApprovalDeadline.IsZero() {
 		return w.move(ctx, r, AwaitingApproval, "")
 	}
 	return w.move(ctx, r, Approved, "")
-}
-
-func (w *Worker) teardown(ctx context.Context, r Release) (Release, error) {
-	reason := ""
-	if cluster := w.envs[r.Env].Cluster; cluster != "" && w.ports.Cluster == nil {
-		reason = "environment forgotten; its namespace was not deleted: Hoist has no connection to cluster " + cluster
-	}
-	if w.envs[r.Env].Cluster != "" && w.ports.Cluster != nil {
-		if err := w.ports.Cluster.Teardown(ctx, r); err != nil {
-			if ctx.Err() != nil {
-				return r, ctx.Err()
-			}
-			return w.move(ctx, r, Failed, "teardown: "+err.Error())
-		}
-	}
-	if err := w.store.DeleteEnvironment(ctx, r.App, r.Ref, ActorHoist); err != nil && !errors.Is(err, ErrNotFound) {
-		return r, fmt.Errorf("forget environment: %w", err)
-	}
-	return w.move(ctx, r, Succeeded, reason)
 }
 
 func (w *Worker) move(ctx context.Context, r Release, to State, reason string) (Release, error) {
@@ -376,14 +452,18 @@ func (w *Worker) syncCard(ctx context.Context, r *Release) error {
 		return nil // it ended before it could be shown; the requester was told why
 	}
 	if r.MessageTS == "" {
-		ref, err := w.ports.Chat.PostCard(ctx, r.Channel, card)
+		// Posted and recorded even when Hoist is stopping meanwhile, or
+		// the next start would post a second card.
+		kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		ref, err := w.ports.Chat.PostCard(kctx, r.Channel, card)
 		if errors.Is(err, ErrCannotPost) {
 			return w.failUnposted(ctx, r, err)
 		}
 		if err != nil {
 			return fmt.Errorf("post card: %w", err)
 		}
-		if err := w.store.SetMessage(ctx, r.ID, ref.Channel, ref.TS); err != nil {
+		if err := w.store.SetMessage(kctx, r.ID, ref.Channel, ref.TS); err != nil {
 			return fmt.Errorf("record card: %w", err)
 		}
 		r.MessageChannel, r.MessageTS = ref.Channel, ref.TS
@@ -469,7 +549,7 @@ func (w *Worker) announce(ctx context.Context, r Release, text string) {
 	if channel == "" || channel == r.Channel {
 		return
 	}
-	msg := fmt.Sprintf("Release #%d %s (requested by <@%s>)", r.ID, text, r.RequestedBy)
+	msg := fmt.Sprintf("Release #%d %s (requested by %s)", r.ID, text, requester(r))
 	if err := w.ports.Chat.Announce(ctx, channel, msg, MessageRef{Channel: r.MessageChannel, TS: r.MessageTS}); err != nil {
 		w.logger.WarnContext(ctx, "announce release", "release", r.ID, "channel", channel, "err", err)
 	}

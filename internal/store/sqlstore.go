@@ -105,12 +105,12 @@ type scanner interface{ Scan(dest ...any) error }
 
 // Releases.
 
-const releaseCols = `id, kind, app, env, from_env, ref, commit_sha, reason, requested_by, channel, response_url,
+const releaseCols = `id, kind, app, env, from_env, ref, commit_sha, commit_title, commit_url, reason, requested_by, channel, response_url,
 	state, state_reason, message_channel, message_ts, approval_deadline, created_at, updated_at`
 
 func scanRelease(sc scanner) (release.Release, error) {
 	var r release.Release
-	err := sc.Scan(&r.ID, &r.Kind, &r.App, &r.Env, &r.FromEnv, &r.Ref, &r.Commit, &r.Reason, &r.RequestedBy,
+	err := sc.Scan(&r.ID, &r.Kind, &r.App, &r.Env, &r.FromEnv, &r.Ref, &r.Commit, &r.CommitTitle, &r.CommitURL, &r.Reason, &r.RequestedBy,
 		&r.Channel, &r.ResponseURL, &r.State, &r.StateReason, &r.MessageChannel, &r.MessageTS,
 		timeDest{&r.ApprovalDeadline}, timeDest{&r.CreatedAt}, timeDest{&r.UpdatedAt})
 	return r, err
@@ -145,10 +145,10 @@ func (s *sqlStore) CreateRelease(ctx context.Context, r release.Release) (releas
 	r.UpdatedAt = r.CreatedAt
 	r.ApprovalDeadline = normTime(r.ApprovalDeadline)
 	err := s.tx(ctx, func(q runner) error {
-		err := q.queryRow(ctx, `INSERT INTO releases (kind, app, env, from_env, ref, commit_sha, reason, requested_by,
+		err := q.queryRow(ctx, `INSERT INTO releases (kind, app, env, from_env, ref, commit_sha, commit_title, commit_url, reason, requested_by,
 			channel, response_url, state, state_reason, message_channel, message_ts, approval_deadline, created_at, updated_at)
-			VALUES (`+placeholders(17)+`) RETURNING id`,
-			r.Kind, r.App, r.Env, r.FromEnv, r.Ref, r.Commit, r.Reason, r.RequestedBy,
+			VALUES (`+placeholders(19)+`) RETURNING id`,
+			r.Kind, r.App, r.Env, r.FromEnv, r.Ref, r.Commit, r.CommitTitle, r.CommitURL, r.Reason, r.RequestedBy,
 			r.Channel, r.ResponseURL, r.State, r.StateReason, r.MessageChannel, r.MessageTS,
 			s.d.nullTimeArg(r.ApprovalDeadline), s.d.timeArg(r.CreatedAt), s.d.timeArg(r.UpdatedAt)).Scan(&r.ID)
 		if err != nil {
@@ -302,12 +302,12 @@ func (s *sqlStore) Messages(ctx context.Context, id release.ID) (map[string]rele
 	return out, nil
 }
 
-func (s *sqlStore) SetCommit(ctx context.Context, id release.ID, commit, actor string) error {
+func (s *sqlStore) SetCommit(ctx context.Context, id release.ID, c release.Commit, actor string) error {
 	err := s.tx(ctx, func(q runner) error {
 		now := s.now()
 		var env, ref string
-		err := q.queryRow(ctx, `UPDATE releases SET commit_sha = ?, updated_at = ? WHERE id = ? RETURNING env, ref`,
-			commit, s.d.timeArg(now), int64(id)).Scan(&env, &ref)
+		err := q.queryRow(ctx, `UPDATE releases SET commit_sha = ?, commit_title = ?, commit_url = ?, updated_at = ? WHERE id = ? RETURNING env, ref`,
+			c.SHA, c.Title, c.URL, s.d.timeArg(now), int64(id)).Scan(&env, &ref)
 		if errors.Is(err, sql.ErrNoRows) {
 			return ErrNotFound
 		}
@@ -315,7 +315,7 @@ func (s *sqlStore) SetCommit(ctx context.Context, id release.ID, commit, actor s
 			return err
 		}
 		return s.addEvent(ctx, q, release.Event{At: now, Actor: actor, Action: "resolve",
-			ReleaseID: id, Env: env, Detail: ref + " → " + commit})
+			ReleaseID: id, Env: env, Detail: ref + " → " + c.SHA})
 	})
 	if err != nil {
 		return fmt.Errorf("set commit of release %d: %w", id, err)

@@ -5,6 +5,7 @@ package store
 
 import (
 	"context"
+	"time"
 
 	"github.com/hoistbot/hoist/internal/release"
 )
@@ -37,6 +38,9 @@ type Store interface {
 	CreateRelease(ctx context.Context, r release.Release) (release.Release, error)
 	GetRelease(ctx context.Context, id release.ID) (release.Release, error)
 	ListReleases(ctx context.Context, f ReleaseFilter) ([]release.Release, error)
+	// CountReleases counts the releases in each (state, environment) that
+	// has any.
+	CountReleases(ctx context.Context) ([]ReleaseCount, error)
 	// Transition moves a release from t.From to t.To if and only if it is in
 	// t.From; otherwise it returns ErrConflict and changes nothing. t.Reason
 	// becomes the release's StateReason.
@@ -49,8 +53,15 @@ type Store interface {
 	PutMessage(ctx context.Context, id release.ID, role string, ref release.MessageRef) error
 	// Messages returns the release's other messages by role.
 	Messages(ctx context.Context, id release.ID) (map[string]release.MessageRef, error)
-	// SetCommit records the full commit SHA the release's ref resolved to.
-	SetCommit(ctx context.Context, id release.ID, commit, actor string) error
+	// SetCommit records the commit the release's ref resolved to: its full
+	// SHA, title and link.
+	SetCommit(ctx context.Context, id release.ID, c release.Commit, actor string) error
+	// GetDeployment returns the release's deployment on the source host;
+	// ErrNotFound when it has none.
+	GetDeployment(ctx context.Context, id release.ID) (release.DeploymentRecord, error)
+	// PutDeployment records the release's deployment and the last state
+	// posted to it.
+	PutDeployment(ctx context.Context, d release.DeploymentRecord) error
 
 	// GetBuild returns what is known of the release's pipeline run; ErrNotFound before it was triggered.
 	GetBuild(ctx context.Context, id release.ID) (release.Build, error)
@@ -64,6 +75,18 @@ type Store interface {
 	AppendLog(ctx context.Context, id release.ID, offset int64, data []byte, next int64) error
 	// Log returns the console log kept so far.
 	Log(ctx context.Context, id release.ID) ([]byte, error)
+
+	// AcquireLease makes owner the one who drives release id until
+	// now+ttl, if the release has no lease, an expired one, or one owner
+	// already holds (a renewal). It reports whether owner holds it now.
+	AcquireLease(ctx context.Context, id release.ID, owner string, now time.Time, ttl time.Duration) (bool, error)
+	// ReleaseLease gives up owner's lease of release id, if owner holds it.
+	ReleaseLease(ctx context.Context, id release.ID, owner string) error
+	// TryLead makes this process the leader of those sharing the database,
+	// if none is: nil when another process leads. On PostgreSQL a session
+	// advisory lock holds it; an SQLite database has one process, which
+	// always leads.
+	TryLead(ctx context.Context) (*Leadership, error)
 
 	// AddVote records a vote on a release awaiting approval; a second vote
 	// by the same voter on the same release changes nothing and returns

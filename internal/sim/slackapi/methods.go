@@ -71,10 +71,16 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 
 // dispatchLocked answers one Web API call. s.mu must be held.
 func (s *Server) dispatchLocked(method, token string, p map[string]string, parseErr string) (status, retryAfter int, resp reply) {
+	want := s.token
+	if method == "apps.connections.open" {
+		want = s.appToken
+	}
 	switch {
 	case token == "":
 		return http.StatusOK, 0, errReply("not_authed")
-	case token != s.token:
+	case method == "apps.connections.open" && token == s.token:
+		return http.StatusOK, 0, errReply("not_allowed_token_type")
+	case token != want:
 		return http.StatusOK, 0, errReply("invalid_auth")
 	case parseErr != "":
 		return http.StatusOK, 0, errReply(parseErr)
@@ -89,6 +95,8 @@ func (s *Server) dispatchLocked(method, token string, p map[string]string, parse
 		return http.StatusTooManyRequests, wait, errReply("ratelimited")
 	}
 	switch method {
+	case "apps.connections.open":
+		resp = s.appsConnectionsOpenLocked()
 	case "auth.test":
 		resp = okReply(reply{"url": TeamURL, "team": "Example", "user": "hoist", "team_id": TeamID, "user_id": BotUserID, "bot_id": BotID})
 	case "chat.postMessage":

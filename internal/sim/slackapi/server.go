@@ -4,7 +4,8 @@
 // It answers the handful of Web API methods Hoist uses, shaped like Slack's
 // own answers ({"ok":true,...} or {"ok":false,"error":"..."}), keeps the
 // messages it was sent (with their later updates), records every call, and
-// lets a test inject failures and rate limits. Point slack-go at it with
+// lets a test inject failures and rate limits. It also speaks Socket Mode
+// (socket.go). Point slack-go at it with
 //
 //	api := slack.New(slackapi.DefaultToken, slack.OptionAPIURL(srv.URL()))
 //
@@ -27,6 +28,9 @@ import (
 const (
 	// DefaultToken is the bot token a Server accepts unless WithToken says otherwise.
 	DefaultToken = "xoxb-hoist-sim-token" //nolint:gosec // the simulator's own token, not a credential
+	// DefaultAppToken is the app-level token apps.connections.open accepts
+	// unless WithAppToken says otherwise.
+	DefaultAppToken = "xapp-hoist-sim-token" //nolint:gosec // the simulator's own token, not a credential
 	// TeamID is the workspace's ID as auth.test reports it.
 	TeamID = "T0HOIST00"
 	// TeamURL is the workspace's URL; permalinks are under it.
@@ -150,7 +154,9 @@ type Server struct {
 	srv      *httptest.Server
 	listener net.Listener
 	token    string
+	appToken string
 	now      func() time.Time
+	sockets  *sockets
 
 	mu       sync.Mutex
 	calls    []Call
@@ -193,7 +199,9 @@ type injection struct {
 func New(opts ...Option) *Server {
 	s := &Server{
 		token:    DefaultToken,
+		appToken: DefaultAppToken,
 		now:      time.Now,
+		sockets:  newSockets(),
 		changed:  make(chan struct{}),
 		subs:     make(map[int]chan Call),
 		channels: make(map[string]*channel),
@@ -210,6 +218,7 @@ func New(opts ...Option) *Server {
 	mux.HandleFunc("/api/{method}", s.serveAPI)
 	mux.HandleFunc("POST /upload/{file}", s.serveUpload)
 	mux.HandleFunc("POST /response/{id}", s.serveResponseURL)
+	mux.HandleFunc("GET /link/", s.serveSocket)
 	s.srv = httptest.NewUnstartedServer(mux)
 	if s.listener != nil {
 		_ = s.srv.Listener.Close()
@@ -229,6 +238,7 @@ func (s *Server) ResponseURL(id string) string { return s.srv.URL + "/response/"
 
 // Close shuts the Server down and ends every subscription.
 func (s *Server) Close() {
+	s.sockets.closeAll()
 	s.srv.Close()
 	s.mu.Lock()
 	defer s.mu.Unlock()

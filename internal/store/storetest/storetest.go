@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, opts ...Options) {
 		{"CreateRelease/Audited", testCreateAudited},
 		{"GetRelease/NotFound", testGetNotFound},
 		{"ListReleases", testListReleases},
+		{"CountReleases", testCountReleases},
 		{"Transition/CompareAndSet", testTransitionCAS},
 		{"Transition/NotFound", testTransitionNotFound},
 		{"Transition/Forbidden", testTransitionForbidden},
@@ -50,6 +51,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, opts ...Options) {
 		{"Transition/Race", testTransitionRace},
 		{"SetMessage", testSetMessage},
 		{"SetCommit", testSetCommit},
+		{"Deployments", testDeployments},
 		{"AddVote/Idempotent", testVoteIdempotent},
 		{"AddVote/Race", testVoteRace},
 		{"AddVote/NotFound", testVoteNotFound},
@@ -65,6 +67,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, opts ...Options) {
 		{"Environments", testEnvironments},
 		{"Events/Audit", testAudit},
 		{"Events/Filters", testEventFilters},
+		{"Leases", testLeases},
+		{"Leases/Race", testLeaseRace},
 		{"Ping", testPing},
 	}
 	for _, tc := range tests {
@@ -205,6 +209,8 @@ func testRoundTrip(t *testing.T, s store.Store) {
 		FromEnv:          "staging",
 		Ref:              "v1.2.3",
 		Commit:           "0123456789abcdef0123456789abcdef01234567",
+		CommitTitle:      "Fix the «checkout» ✓",
+		CommitURL:        "https://github.com/acme/api/commit/0123456789abcdef0123456789abcdef01234567",
 		Reason:           "ship the fix, «quickly» ✓",
 		RequestedBy:      "U123",
 		Channel:          "C456",
@@ -315,6 +321,32 @@ func testListReleases(t *testing.T, s store.Store) {
 	got, err := s.ListReleases(ctx, store.ReleaseFilter{States: []release.State{release.Approved}})
 	if err != nil || len(got) != 1 || got[0].State != release.Approved || got[0].App != "api" {
 		t.Errorf("ListReleases(approved) = %+v, %v; want the full approved release", got, err)
+	}
+}
+
+func testCountReleases(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	if got, err := s.CountReleases(ctx); err != nil || len(got) != 0 {
+		t.Fatalf("CountReleases of an empty store = %v, %v", got, err)
+	}
+	create(t, s, newRelease("api", "staging"))
+	create(t, s, newRelease("web", "staging"))
+	create(t, s, newRelease("api", "production"))
+	done := create(t, s, newRelease("api", "staging"))
+	if _, err := s.Transition(ctx, release.Transition{ID: done.ID, From: release.Requested, To: release.Cancelled, Actor: "U"}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.CountReleases(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []store.ReleaseCount{
+		{State: release.Cancelled, Env: "staging", N: 1},
+		{State: release.Requested, Env: "production", N: 1},
+		{State: release.Requested, Env: "staging", N: 2},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("CountReleases = %+v, want %+v", got, want)
 	}
 }
 
@@ -486,17 +518,39 @@ func testSetCommit(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	r := create(t, s, newRelease("api", "staging"))
 	sha := "89abcdef0123456789abcdef0123456789abcdef"
-	if err := s.SetCommit(ctx, r.ID, sha, release.ActorHoist); err != nil {
+	c := release.Commit{SHA: sha, Title: "Fix all the bugs", URL: "https://github.com/acme/api/commit/" + sha}
+	if err := s.SetCommit(ctx, r.ID, c, release.ActorHoist); err != nil {
 		t.Fatalf("SetCommit: %v", err)
 	}
-	if got := get(t, s, r.ID); got.Commit != sha {
-		t.Errorf("Commit = %q, want %q", got.Commit, sha)
+	if got := get(t, s, r.ID); got.Commit != sha || got.CommitTitle != c.Title || got.CommitURL != c.URL {
+		t.Errorf("commit = %q %q %q, want %+v", got.Commit, got.CommitTitle, got.CommitURL, c)
 	}
 	e := onlyEvent(t, s, "resolve", r.ID)
 	if e.Actor != release.ActorHoist || e.Env != "staging" || e.ReleaseID != r.ID {
 		t.Errorf("resolve event = %+v", e)
 	}
-	wantErr(t, "SetCommit(unknown)", s.SetCommit(ctx, 9999, sha, "hoist"), store.ErrNotFound)
+	wantErr(t, "SetCommit(unknown)", s.SetCommit(ctx, 9999, c, "hoist"), store.ErrNotFound)
+}
+
+func testDeployments(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	r := create(t, s, newRelease("api", "staging"))
+	if _, err := s.GetDeployment(ctx, r.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("GetDeployment before any: %v", err)
+	}
+	d := release.DeploymentRecord{Release: r.ID, ID: 1234567890123, Environment: "staging", State: release.DeploymentQueued}
+	for _, state := range []release.DeploymentState{release.DeploymentQueued, release.DeploymentInProgress, release.DeploymentInProgress, release.DeploymentSuccess} {
+		d.State = state
+		if err := s.PutDeployment(ctx, d); err != nil {
+			t.Fatalf("PutDeployment(%s): %v", state, err)
+		}
+	}
+	if got, err := s.GetDeployment(ctx, r.ID); err != nil || got != d {
+		t.Fatalf("GetDeployment = %+v, %v; want %+v", got, err, d)
+	}
+	if es := eventsOf(t, s, "deployment", r.ID); len(es) != 3 {
+		t.Errorf("%d deployment events for queued, in_progress twice and success; want 3: %+v", len(es), es)
+	}
 }
 
 func testMessages(t *testing.T, s store.Store) {
@@ -1111,5 +1165,75 @@ func BenchTransition(b *testing.B, open func(b *testing.B) store.Store) {
 		if _, err := s.Transition(ctx, release.Transition{ID: ids[i], From: release.Requested, To: release.Approved, Actor: "U"}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func testLeases(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	r := create(t, s, newRelease("api", "staging"))
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	acquire := func(owner string, at time.Time) bool {
+		t.Helper()
+		ok, err := s.AcquireLease(ctx, r.ID, owner, at, 15*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	if !acquire("a", now) {
+		t.Fatal("a free lease was not acquired")
+	}
+	if acquire("b", now.Add(10*time.Second)) {
+		t.Fatal("b took a lease a holds")
+	}
+	if !acquire("a", now.Add(10*time.Second)) {
+		t.Fatal("a could not renew its lease")
+	}
+	if acquire("b", now.Add(20*time.Second)) {
+		t.Fatal("b took a lease a renewed until 25s")
+	}
+	if !acquire("b", now.Add(26*time.Second)) {
+		t.Fatal("b could not take over an expired lease")
+	}
+	if acquire("a", now.Add(27*time.Second)) {
+		t.Fatal("a took back a lease b holds")
+	}
+	if err := s.ReleaseLease(ctx, r.ID, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if acquire("a", now.Add(28*time.Second)) {
+		t.Fatal("a released b's lease")
+	}
+	if err := s.ReleaseLease(ctx, r.ID, "b"); err != nil {
+		t.Fatal(err)
+	}
+	if !acquire("a", now.Add(29*time.Second)) {
+		t.Fatal("a released lease was not free")
+	}
+}
+
+func testLeaseRace(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	r := create(t, s, newRelease("api", "staging"))
+	now := time.Now()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	holders := 0
+	for i := range 20 {
+		wg.Go(func() {
+			ok, err := s.AcquireLease(ctx, r.ID, fmt.Sprintf("owner-%d", i), now, time.Minute)
+			if err != nil {
+				t.Error(err)
+			}
+			if ok {
+				mu.Lock()
+				holders++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if holders != 1 {
+		t.Errorf("%d owners hold the lease; want exactly 1", holders)
 	}
 }
