@@ -6,7 +6,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 GOLANGCI_LINT_VERSION := v2.15.0
 
-.PHONY: build test test-short lint run fuzz demo k8s-bins helm
+.PHONY: build test test-short lint run fuzz demo k8s-bins helm bench
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/hoist ./cmd/hoist
@@ -47,3 +47,11 @@ k8s-bins:
 # nothing once built.
 helm:
 	bash scripts/helm/install-helm.sh
+
+# The performance figures, in one markdown table on stdout (progress on
+# stderr): the real binary against the simulators, each figure beside a
+# baseline measured in the same run. About 6 minutes; shorter and rougher
+# with e.g. BENCH_FLAGS='-rounds 1 -build-duration 20s' or
+# BENCH_FLAGS='-sections ack,memory' (go run ./bench/ops -h lists the flags).
+bench:
+	$(GO) run ./bench/ops $(BENCH_FLAGS)
