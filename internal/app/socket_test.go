@@ -122,8 +122,11 @@ func TestSocketModeWithThePlaceholderToken(t *testing.T) {
 	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "slack.app_token is the example's placeholder; set HOIST_SLACK_APP_TOKEN") {
 		t.Errorf("/readyz = %d %q", resp.StatusCode, body)
 	}
-	if !strings.Contains(logs.String(), "slack.app_token holds the example's placeholder") {
-		t.Errorf("the logs do not say why Hoist does not connect:\n%s", logs)
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(logs.String(), "slack.app_token holds the example's placeholder"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("the logs do not say why Hoist does not connect:\n%s", logs)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	if calls := sim.Calls("apps.connections.open"); len(calls) != 0 {
 		t.Errorf("Hoist tried to connect with the placeholder: %+v", calls)

@@ -186,6 +186,17 @@ func TestReaperRetiresExpiredEnvironments(t *testing.T) {
 	if _, ok := h.cluster.namespace("main", "api-orphan"); ok {
 		t.Error("expired untracked namespace not deleted")
 	}
+	events, err := h.store.Events(context.Background(), release.EventFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var audited bool
+	for _, e := range events {
+		audited = audited || e.Action == "reap" && e.Actor == release.ActorHoist && strings.Contains(e.Detail, "namespace api-orphan")
+	}
+	if !audited {
+		t.Error("the deleted namespace is not in the audit log")
+	}
 
 	h.advance(73 * time.Hour)
 	h.do(dev, "env up api feature-y") // extended: expires 72h from now

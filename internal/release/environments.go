@@ -258,6 +258,11 @@ func (p *Reaper) reapUntracked(ctx context.Context, now time.Time, known map[str
 				continue
 			}
 			p.logger.InfoContext(ctx, "expired namespace deleted", "cluster", cluster, "namespace", ns.Name)
+			detail := fmt.Sprintf("deleted namespace %s in cluster %s (%s, branch %s): expired %s, tracked by no environment",
+				ns.Name, cluster, ns.App, ns.Branch, ns.ExpiresAt.UTC().Format(time.RFC3339))
+			if err := p.store.Audit(ctx, Event{At: now, Actor: ActorHoist, Action: "reap", Detail: detail}); err != nil {
+				p.logger.ErrorContext(ctx, "audit deleted namespace", "namespace", ns.Name, "err", err)
+			}
 			p.noticeUntracked(ctx, cluster, ns)
 		}
 	}
