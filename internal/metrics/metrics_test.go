@@ -283,7 +283,7 @@ func TestApprovalsReleasesAndStoreLatency(t *testing.T) {
 
 type brokenCounter struct{}
 
-func (brokenCounter) CountReleases(context.Context) ([]store.ReleaseCount, error) {
+func (brokenCounter) TallyReleases(context.Context) ([]store.ReleaseCount, error) {
 	return nil, errors.New("database is away")
 }
 

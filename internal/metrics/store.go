@@ -75,6 +75,11 @@ func (s *timedStore) ListReleases(ctx context.Context, f release.Filter) ([]rele
 	return s.Store.ListReleases(ctx, f)
 }
 
+func (s *timedStore) CountReleases(ctx context.Context, f release.Filter) (int, error) {
+	defer s.observe("count_releases", time.Now())
+	return s.Store.CountReleases(ctx, f)
+}
+
 func (s *timedStore) SetMessage(ctx context.Context, id release.ID, channel, ts string) error {
 	defer s.observe("set_message", time.Now())
 	return s.Store.SetMessage(ctx, id, channel, ts)
@@ -187,7 +192,7 @@ func (s *timedStore) DeleteEnvironment(ctx context.Context, app, branch, actor s
 
 // ReleaseCounter counts releases by state and environment; the store is one.
 type ReleaseCounter interface {
-	CountReleases(ctx context.Context) ([]store.ReleaseCount, error)
+	TallyReleases(ctx context.Context) ([]store.ReleaseCount, error)
 }
 
 // scrapeTimeout bounds how long a scrape waits for the store's count.
@@ -211,7 +216,7 @@ func (c *releaseCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
 func (c *releaseCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
 	defer cancel()
-	counts, err := c.counter.CountReleases(ctx)
+	counts, err := c.counter.TallyReleases(ctx)
 	if err != nil {
 		ch <- prometheus.NewInvalidMetric(c.desc, fmt.Errorf("count releases: %w", err))
 		return

@@ -20,7 +20,9 @@ type Filter struct {
 	App    string
 	Env    string
 	States []State
-	Limit  int // 0 = no limit; newest first
+	Limit  int // 0 = no limit
+	// OldestFirst orders by ID ascending; by default the newest come first.
+	OldestFirst bool
 }
 
 // EventFilter selects audit events; zero fields match everything.

@@ -20,6 +20,8 @@ type Store interface {
 	CreateRelease(ctx context.Context, r Release) (Release, error)
 	GetRelease(ctx context.Context, id ID) (Release, error)
 	ListReleases(ctx context.Context, f Filter) ([]Release, error)
+	// CountReleases counts the releases f selects, ignoring its Limit.
+	CountReleases(ctx context.Context, f Filter) (int, error)
 	Transition(ctx context.Context, t Transition) (Release, error)
 	SetMessage(ctx context.Context, id ID, channel, ts string) error
 	SetCommit(ctx context.Context, id ID, c Commit, actor string) error

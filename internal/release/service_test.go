@@ -456,3 +456,22 @@ func TestStartShowsRecentlyFinishedCardsAgain(t *testing.T) {
 			h.chat.posts, len(h.chat.views), len(h.chat.announced))
 	}
 }
+
+// A busy environment's status line names its oldest releases in flight and
+// counts the rest, instead of growing past what Slack shows.
+func TestStatusCountsWhatItDoesNotName(t *testing.T) {
+	h := newHarness(t)
+	for i := range 8 {
+		h.do(dev, "deploy api master")
+		h.waitState(release.ID(i+1), release.AwaitingApproval)
+	}
+	status := h.do(dev, "status api").Text
+	for _, want := range []string{"#1 ", "#5 ", " · and 3 more in flight (`/hoist history api production`)"} {
+		if !strings.Contains(status, want) {
+			t.Errorf("status lacks %q:\n%s", want, status)
+		}
+	}
+	if strings.Contains(status, "#6 ") {
+		t.Errorf("status names more than 5 releases in flight:\n%s", status)
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -104,12 +103,17 @@ func (s *Service) status(ctx context.Context, app string) (Reply, error) {
 	return Reply{Text: strings.TrimSpace(b.String())}, nil
 }
 
+// statusShown is how many releases in flight a status line names for one
+// environment: a busy test environment can have hundreds.
+const statusShown = 5
+
 func (s *Service) envStatus(ctx context.Context, app, env string, now time.Time) (string, error) {
 	live, err := s.store.ListReleases(ctx, Filter{App: app, Env: env, States: []State{Succeeded}, Limit: 1})
 	if err != nil {
 		return "", err
 	}
-	active, err := s.store.ListReleases(ctx, Filter{App: app, Env: env, States: ActiveStates()})
+	inFlight := Filter{App: app, Env: env, States: ActiveStates(), OldestFirst: true, Limit: statusShown}
+	active, err := s.store.ListReleases(ctx, inFlight)
 	if err != nil {
 		return "", err
 	}
@@ -118,9 +122,17 @@ func (s *Service) envStatus(ctx context.Context, app, env string, now time.Time)
 		r := live[0]
 		line = fmt.Sprintf("%s by <@%s> %s (#%d)", versionText(r), r.RequestedBy, policy.Since(r.UpdatedAt, now), r.ID)
 	}
-	sort.Slice(active, func(i, j int) bool { return active[i].ID < active[j].ID })
 	for _, r := range active {
 		line += fmt.Sprintf(" · #%d %s %s", r.ID, versionText(r), StateText(r.State))
+	}
+	if len(active) == statusShown {
+		n, err := s.store.CountReleases(ctx, inFlight)
+		if err != nil {
+			return "", err
+		}
+		if more := n - len(active); more > 0 {
+			line += fmt.Sprintf(" · and %d more in flight (`/hoist history %s %s`)", more, app, env)
+		}
 	}
 	return line, nil
 }

@@ -14,7 +14,7 @@ type ReleaseCount struct {
 	N     int
 }
 
-func (s *sqlStore) CountReleases(ctx context.Context) ([]ReleaseCount, error) {
+func (s *sqlStore) TallyReleases(ctx context.Context) ([]ReleaseCount, error) {
 	rows, err := s.read().query(ctx, `SELECT state, env, COUNT(*) FROM releases GROUP BY state, env ORDER BY state, env`)
 	if err != nil {
 		return nil, fmt.Errorf("count releases: %w", err)

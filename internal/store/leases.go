@@ -10,10 +10,14 @@ import (
 )
 
 func (s *sqlStore) AcquireLease(ctx context.Context, id release.ID, owner string, now time.Time, ttl time.Duration) (bool, error) {
-	n, err := runner{s.w, s.d}.execN(ctx, `INSERT INTO release_leases (release_id, owner, expires_at) VALUES (?, ?, ?)
-		ON CONFLICT (release_id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
-		WHERE release_leases.owner = excluded.owner OR release_leases.expires_at < ?`,
-		int64(id), owner, s.d.timeArg(now.Add(ttl)), s.d.timeArg(now))
+	var n int64
+	err := s.write(ctx, func(q runner) (err error) {
+		n, err = q.execN(ctx, `INSERT INTO release_leases (release_id, owner, expires_at) VALUES (?, ?, ?)
+			ON CONFLICT (release_id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+			WHERE release_leases.owner = excluded.owner OR release_leases.expires_at < ?`,
+			int64(id), owner, s.d.timeArg(now.Add(ttl)), s.d.timeArg(now))
+		return err
+	})
 	if err != nil {
 		return false, fmt.Errorf("acquire lease of release %d: %w", id, err)
 	}
@@ -21,7 +25,11 @@ func (s *sqlStore) AcquireLease(ctx context.Context, id release.ID, owner string
 }
 
 func (s *sqlStore) ReleaseLease(ctx context.Context, id release.ID, owner string) error {
-	if _, err := (runner{s.w, s.d}).exec(ctx, `DELETE FROM release_leases WHERE release_id = ? AND owner = ?`, int64(id), owner); err != nil {
+	err := s.write(ctx, func(q runner) error {
+		_, err := q.exec(ctx, `DELETE FROM release_leases WHERE release_id = ? AND owner = ?`, int64(id), owner)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("release lease of release %d: %w", id, err)
 	}
 	return nil

@@ -69,12 +69,17 @@ func openSQLite(ctx context.Context, dsn string, logger *slog.Logger) (*sqlStore
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite store: %w", err)
 	}
-	// One connection for all writes: database/sql queues writers, so
-	// concurrent transactions never meet SQLITE_BUSY inside this process.
-	// For :memory: it is also the only connection, since every new
+	// The group commit runs one write transaction at a time, so writes
+	// never meet SQLITE_BUSY inside this process. A second connection lets
+	// statements be prepared for the cache while a transaction holds the
+	// first. For :memory: there is one connection, since every new
 	// connection would be a new, empty database.
-	wdb.SetMaxOpenConns(1)
-	wdb.SetMaxIdleConns(1)
+	conns := 2
+	if memory {
+		conns = 1
+	}
+	wdb.SetMaxOpenConns(conns)
+	wdb.SetMaxIdleConns(conns)
 	wdb.SetConnMaxLifetime(0)
 	wdb.SetConnMaxIdleTime(0)
 	s := &sqlStore{w: wdb, r: wdb, d: sqliteDialect, log: logger}
@@ -98,6 +103,10 @@ func openSQLite(ctx context.Context, dsn string, logger *slog.Logger) (*sqlStore
 			return nil, fmt.Errorf("open sqlite store: read pool: %w", err)
 		}
 		s.r = rdb
+		s.rstmts = newStmtCache(rdb)
+		s.group = newGroupCommit(wdb, s.d, newStmtCache(wdb))
+	} else {
+		s.group = newGroupCommit(wdb, s.d, nil)
 	}
 	logger.Info("store opened", "driver", "sqlite", "path", name, "memory", memory)
 	return s, nil

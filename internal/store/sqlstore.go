@@ -23,6 +23,11 @@ type sqlStore struct {
 	w, r *sql.DB
 	d    *dialect
 	log  *slog.Logger
+	// group, for SQLite, runs every write so that concurrent ones share a
+	// commit; nil for PostgreSQL, whose own commits are grouped already.
+	group *groupCommit
+	// rstmts caches the statements of SQLite's read pool; nil otherwise.
+	rstmts *stmtCache
 
 	closeOnce sync.Once
 	closeErr  error
@@ -61,11 +66,19 @@ func (s *sqlStore) connect(ctx context.Context) error {
 
 func (s *sqlStore) now() time.Time { return normTime(time.Now()) }
 
-func (s *sqlStore) read() runner { return runner{s.r, s.d} }
+func (s *sqlStore) read() runner {
+	if s.rstmts != nil {
+		return runner{cachedDB{s.r, s.rstmts}, s.d}
+	}
+	return runner{s.r, s.d}
+}
 
 // tx runs fn in a transaction on the write pool, committing when fn
 // returns nil and rolling back otherwise.
 func (s *sqlStore) tx(ctx context.Context, fn func(r runner) error) (err error) {
+	if s.group != nil {
+		return s.group.do(ctx, fn)
+	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -77,6 +90,15 @@ func (s *sqlStore) tx(ctx context.Context, fn func(r runner) error) (err error) 
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
+}
+
+// write runs fn, whose writes need no transaction of their own: on
+// PostgreSQL each statement commits by itself, on SQLite it shares a commit.
+func (s *sqlStore) write(ctx context.Context, fn func(r runner) error) error {
+	if s.group != nil {
+		return s.group.do(ctx, fn)
+	}
+	return fn(runner{s.w, s.d})
 }
 
 // ignoreDone drops the error of rolling back a transaction that is over
@@ -175,29 +197,13 @@ func (s *sqlStore) GetRelease(ctx context.Context, id release.ID) (release.Relea
 }
 
 func (s *sqlStore) ListReleases(ctx context.Context, f ReleaseFilter) ([]release.Release, error) {
-	var (
-		where []string
-		args  []any
-	)
-	if f.App != "" {
-		where = append(where, "app = ?")
-		args = append(args, f.App)
+	where, args := releaseWhere(f)
+	q := `SELECT ` + releaseCols + ` FROM releases` + where
+	if f.OldestFirst {
+		q += ` ORDER BY id`
+	} else {
+		q += ` ORDER BY id DESC`
 	}
-	if f.Env != "" {
-		where = append(where, "env = ?")
-		args = append(args, f.Env)
-	}
-	if len(f.States) > 0 {
-		where = append(where, "state IN ("+placeholders(len(f.States))+")")
-		for _, st := range f.States {
-			args = append(args, string(st))
-		}
-	}
-	q := `SELECT ` + releaseCols + ` FROM releases`
-	if len(where) > 0 {
-		q += ` WHERE ` + strings.Join(where, " AND ")
-	}
-	q += ` ORDER BY id DESC`
 	if f.Limit > 0 {
 		q += ` LIMIT ?`
 		args = append(args, int64(f.Limit))
@@ -219,6 +225,42 @@ func (s *sqlStore) ListReleases(ctx context.Context, f ReleaseFilter) ([]release
 		return nil, fmt.Errorf("list releases: %w", err)
 	}
 	return out, nil
+}
+
+func (s *sqlStore) CountReleases(ctx context.Context, f ReleaseFilter) (int, error) {
+	where, args := releaseWhere(f)
+	var n int
+	if err := s.read().queryRow(ctx, `SELECT COUNT(*) FROM releases`+where, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count releases: %w", err)
+	}
+	return n, nil
+}
+
+// releaseWhere is the WHERE clause of the releases f selects, with its
+// arguments.
+func releaseWhere(f ReleaseFilter) (string, []any) {
+	var (
+		where []string
+		args  []any
+	)
+	if f.App != "" {
+		where = append(where, "app = ?")
+		args = append(args, f.App)
+	}
+	if f.Env != "" {
+		where = append(where, "env = ?")
+		args = append(args, f.Env)
+	}
+	if len(f.States) > 0 {
+		where = append(where, "state IN ("+placeholders(len(f.States))+")")
+		for _, st := range f.States {
+			args = append(args, string(st))
+		}
+	}
+	if len(where) == 0 {
+		return "", nil
+	}
+	return ` WHERE ` + strings.Join(where, " AND "), args
 }
 
 func (s *sqlStore) Transition(ctx context.Context, t release.Transition) (release.Release, error) {
@@ -260,8 +302,11 @@ func (s *sqlStore) Transition(ctx context.Context, t release.Transition) (releas
 }
 
 func (s *sqlStore) SetMessage(ctx context.Context, id release.ID, channel, ts string) error {
-	n, err := runner{s.w, s.d}.execN(ctx, `UPDATE releases SET message_channel = ?, message_ts = ? WHERE id = ?`,
-		channel, ts, int64(id))
+	var n int64
+	err := s.write(ctx, func(q runner) (err error) {
+		n, err = q.execN(ctx, `UPDATE releases SET message_channel = ?, message_ts = ? WHERE id = ?`, channel, ts, int64(id))
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("set message of release %d: %w", id, err)
 	}
@@ -272,9 +317,12 @@ func (s *sqlStore) SetMessage(ctx context.Context, id release.ID, channel, ts st
 }
 
 func (s *sqlStore) PutMessage(ctx context.Context, id release.ID, role string, ref release.MessageRef) error {
-	_, err := runner{s.w, s.d}.exec(ctx, `INSERT INTO release_messages (release_id, role, channel, ts) VALUES (?, ?, ?, ?)
-		ON CONFLICT (release_id, role) DO UPDATE SET channel = excluded.channel, ts = excluded.ts`,
-		int64(id), role, ref.Channel, ref.TS)
+	err := s.write(ctx, func(q runner) error {
+		_, err := q.exec(ctx, `INSERT INTO release_messages (release_id, role, channel, ts) VALUES (?, ?, ?, ?)
+			ON CONFLICT (release_id, role) DO UPDATE SET channel = excluded.channel, ts = excluded.ts`,
+			int64(id), role, ref.Channel, ref.TS)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("put %s message of release %d: %w", role, id, err)
 	}
@@ -617,7 +665,7 @@ func (s *sqlStore) Audit(ctx context.Context, e release.Event) error {
 	if e.Action == "" {
 		return errors.New("audit: no action given")
 	}
-	if err := s.addEvent(ctx, runner{s.w, s.d}, e); err != nil {
+	if err := s.write(ctx, func(q runner) error { return s.addEvent(ctx, q, e) }); err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
 	return nil
@@ -689,6 +737,12 @@ func (s *sqlStore) Ping(ctx context.Context) error {
 
 func (s *sqlStore) Close() error {
 	s.closeOnce.Do(func() {
+		if s.group != nil {
+			s.group.close()
+		}
+		if s.rstmts != nil {
+			s.rstmts.close()
+		}
 		if s.r != s.w {
 			s.closeErr = s.r.Close()
 		}

@@ -38,9 +38,10 @@ type Store interface {
 	CreateRelease(ctx context.Context, r release.Release) (release.Release, error)
 	GetRelease(ctx context.Context, id release.ID) (release.Release, error)
 	ListReleases(ctx context.Context, f ReleaseFilter) ([]release.Release, error)
-	// CountReleases counts the releases in each (state, environment) that
+	CountReleases(ctx context.Context, f ReleaseFilter) (int, error)
+	// TallyReleases counts the releases in each (state, environment) that
 	// has any.
-	CountReleases(ctx context.Context) ([]ReleaseCount, error)
+	TallyReleases(ctx context.Context) ([]ReleaseCount, error)
 	// Transition moves a release from t.From to t.To if and only if it is in
 	// t.From; otherwise it returns ErrConflict and changes nothing. t.Reason
 	// becomes the release's StateReason.

@@ -43,7 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, opts ...Options) {
 		{"CreateRelease/Audited", testCreateAudited},
 		{"GetRelease/NotFound", testGetNotFound},
 		{"ListReleases", testListReleases},
-		{"CountReleases", testCountReleases},
+		{"TallyReleases", testTallyReleases},
 		{"Transition/CompareAndSet", testTransitionCAS},
 		{"Transition/NotFound", testTransitionNotFound},
 		{"Transition/Forbidden", testTransitionForbidden},
@@ -308,6 +308,8 @@ func testListReleases(t *testing.T, s store.Store) {
 		{store.ReleaseFilter{States: release.ActiveStates(), App: "api"}, []release.ID{a3.ID, a2.ID}},
 		{store.ReleaseFilter{Limit: 2}, []release.ID{a3.ID, w1.ID}},
 		{store.ReleaseFilter{App: "api", Limit: 1}, []release.ID{a3.ID}},
+		{store.ReleaseFilter{App: "api", OldestFirst: true}, []release.ID{a1.ID, a2.ID, a3.ID}},
+		{store.ReleaseFilter{Env: "staging", OldestFirst: true, Limit: 2}, []release.ID{a1.ID, w1.ID}},
 		{store.ReleaseFilter{App: "nope"}, nil},
 	} {
 		got, err := s.ListReleases(ctx, tc.f)
@@ -317,6 +319,13 @@ func testListReleases(t *testing.T, s store.Store) {
 		if !slices.Equal(ids(got), tc.want) {
 			t.Errorf("ListReleases(%+v) = %v, want %v", tc.f, ids(got), tc.want)
 		}
+		// CountReleases counts what ListReleases would list without a limit.
+		unlimited := tc.f
+		unlimited.Limit = 0
+		all, _ := s.ListReleases(ctx, unlimited)
+		if n, err := s.CountReleases(ctx, tc.f); err != nil || n != len(all) {
+			t.Errorf("CountReleases(%+v) = %d, %v; want %d", tc.f, n, err, len(all))
+		}
 	}
 	got, err := s.ListReleases(ctx, store.ReleaseFilter{States: []release.State{release.Approved}})
 	if err != nil || len(got) != 1 || got[0].State != release.Approved || got[0].App != "api" {
@@ -324,10 +333,10 @@ func testListReleases(t *testing.T, s store.Store) {
 	}
 }
 
-func testCountReleases(t *testing.T, s store.Store) {
+func testTallyReleases(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	if got, err := s.CountReleases(ctx); err != nil || len(got) != 0 {
-		t.Fatalf("CountReleases of an empty store = %v, %v", got, err)
+	if got, err := s.TallyReleases(ctx); err != nil || len(got) != 0 {
+		t.Fatalf("TallyReleases of an empty store = %v, %v", got, err)
 	}
 	create(t, s, newRelease("api", "staging"))
 	create(t, s, newRelease("web", "staging"))
@@ -336,7 +345,7 @@ func testCountReleases(t *testing.T, s store.Store) {
 	if _, err := s.Transition(ctx, release.Transition{ID: done.ID, From: release.Requested, To: release.Cancelled, Actor: "U"}); err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.CountReleases(ctx)
+	got, err := s.TallyReleases(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -346,7 +355,7 @@ func testCountReleases(t *testing.T, s store.Store) {
 		{State: release.Requested, Env: "staging", N: 2},
 	}
 	if !slices.Equal(got, want) {
-		t.Errorf("CountReleases = %+v, want %+v", got, want)
+		t.Errorf("TallyReleases = %+v, want %+v", got, want)
 	}
 }
 
