@@ -42,7 +42,7 @@ func podOf(environ []string) app.Pod {
 	if name == "" {
 		name = lookup(environ, "HOSTNAME")
 	}
-	return app.Pod{Namespace: lookup(environ, "HOIST_POD_NAMESPACE"), Name: name}
+	return app.Pod{Namespace: lookup(environ, "HOIST_POD_NAMESPACE"), Name: name, LeaderLease: lookup(environ, "HOIST_LEADER_LEASE")}
 }
 
 func newRootCommand(stdout, stderr io.Writer, environ []string) *cobra.Command {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hoistbot/hoist/internal/app"
 	"github.com/hoistbot/hoist/internal/sim/slackapi"
 )
 
@@ -100,5 +101,23 @@ func TestValidateChecksAdminGroupsWithSlack(t *testing.T) {
 	environ[0] = "HOIST_SLACK_API_URL=" + withGroup.URL()
 	if out, errOut, err := run(t, environ, "config", "validate"); err != nil {
 		t.Fatalf("validate with a readable group: %v\n%s%s", err, out, errOut)
+	}
+}
+
+// In a pod, the chart's variables name the pod and the leader Lease;
+// elsewhere there is no pod, whatever the variables say.
+func TestPodOf(t *testing.T) {
+	for _, tc := range []struct {
+		environ []string
+		want    app.Pod
+	}{
+		{[]string{"HOIST_POD_NAMESPACE=ops", "HOIST_POD_NAME=hoist-1"}, app.Pod{}},
+		{[]string{"KUBERNETES_SERVICE_HOST=10.0.0.1", "HOIST_POD_NAMESPACE=ops", "HOIST_POD_NAME=hoist-1", "HOIST_LEADER_LEASE=blue-hoist-leader"},
+			app.Pod{Namespace: "ops", Name: "hoist-1", LeaderLease: "blue-hoist-leader"}},
+		{[]string{"KUBERNETES_SERVICE_HOST=10.0.0.1", "HOIST_POD_NAMESPACE=ops", "HOSTNAME=hoist-2"}, app.Pod{Namespace: "ops", Name: "hoist-2"}},
+	} {
+		if got := podOf(tc.environ); got != tc.want {
+			t.Errorf("podOf(%q) = %+v, want %+v", tc.environ, got, tc.want)
+		}
 	}
 }

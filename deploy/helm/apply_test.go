@@ -154,7 +154,7 @@ func TestRBACLetsHoistWork(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		stopped := make(chan error, 1)
 		go func() {
-			election := kube.Election{Cluster: config.Cluster{Kubeconfig: kubeconfig}, Namespace: ns, Identity: "hoist-0"}
+			election := kube.Election{Cluster: config.Cluster{Kubeconfig: kubeconfig}, Namespace: ns, Name: leaderLease(t, m), Identity: "hoist-0"}
 			stopped <- kube.Lead(ctx, election, &leading, slog.New(slog.DiscardHandler))
 		}()
 		led := wait.PollUntilContextTimeout(t.Context(), 50*time.Millisecond, 20*time.Second, true,
@@ -183,6 +183,7 @@ func TestRBACLetsHoistWork(t *testing.T) {
 			{Verb: "list", Resource: "secrets"},
 			{Verb: "update", Group: "coordination.k8s.io", Resource: "leases", Namespace: "kube-system"},
 			{Verb: "update", Group: "coordination.k8s.io", Resource: "leases", Name: "another-app", Namespace: ns},
+			{Verb: "update", Group: "coordination.k8s.io", Resource: "leases", Name: "hoist-leader", Namespace: ns}, // another install's
 			{Verb: "create", Group: "coordination.k8s.io", Resource: "leases", Namespace: "default"},
 			{Verb: "patch", Group: "apps", Resource: "deployments", Namespace: ns},
 			{Verb: "delete", Group: "apps", Resource: "deployments", Namespace: ns},

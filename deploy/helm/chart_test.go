@@ -239,7 +239,11 @@ func TestRBACGrantsExactlyWhatHoistDoes(t *testing.T) {
 		t.Errorf("cluster-wide grants:\n got %q\nwant %q", got, wantCluster)
 	}
 	role := one[rbacv1.Role](t, m, "Role")
-	wantRole := []string{"coordination.k8s.io/leases/hoist-leader:get", "coordination.k8s.io/leases/hoist-leader:update", "coordination.k8s.io/leases:create"}
+	lease := leaderLease(t, m)
+	if lease != releaseName+"-hoist-leader" && lease != releaseName+"-leader" {
+		t.Errorf("leader Lease %q is not named after the release %q, so two installs in one namespace would share it", lease, releaseName)
+	}
+	wantRole := []string{"coordination.k8s.io/leases/" + lease + ":get", "coordination.k8s.io/leases/" + lease + ":update", "coordination.k8s.io/leases:create"}
 	if got := grants(role.Rules); !slices.Equal(got, wantRole) {
 		t.Errorf("grants in the release's namespace:\n got %q\nwant %q", got, wantRole)
 	}
@@ -370,6 +374,17 @@ func writableVolumeAt(pod corev1.PodSpec, c *corev1.Container, dir string) bool 
 	}
 	v := volumeAt(pod, c, dir)
 	return v != nil && (v.EmptyDir != nil || v.PersistentVolumeClaim != nil)
+}
+
+// leaderLease is the Lease the chart tells Hoist to elect its leader with.
+func leaderLease(t testing.TB, m manifest) string {
+	t.Helper()
+	c := hoistContainer(t, one[appsv1.Deployment](t, m, "Deployment"))
+	i := slices.IndexFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == "HOIST_LEADER_LEASE" })
+	if i < 0 || c.Env[i].Value == "" {
+		t.Fatal("the Deployment does not set HOIST_LEADER_LEASE")
+	}
+	return c.Env[i].Value
 }
 
 // secretRef returns where variable comes from in a Secret, or nil.

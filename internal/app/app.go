@@ -63,6 +63,9 @@ type Options struct {
 type Pod struct {
 	Namespace string
 	Name      string
+	// LeaderLease names the Lease the replicas elect their leader with;
+	// empty means "hoist-leader".
+	LeaderLease string
 }
 
 // NewSlackClient returns the Slack Web API client the configuration
@@ -210,7 +213,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	})
 	g.Go(func() error {
 		if opts.Pod.Namespace != "" {
-			return kube.Lead(gctx, kube.Election{Namespace: opts.Pod.Namespace, Identity: opts.Pod.Name}, &leading, logger)
+			return kube.Lead(gctx, kube.Election{Namespace: opts.Pod.Namespace, Name: opts.Pod.LeaderLease, Identity: opts.Pod.Name}, &leading, logger)
 		}
 		return leadThroughStore(gctx, st, &leading, logger)
 	})
