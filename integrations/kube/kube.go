@@ -19,11 +19,11 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/hoistbot/hoist/internal/config"
+	"github.com/hoistbot/hoist/internal/kubeapi"
 	"github.com/hoistbot/hoist/internal/release"
 )
 
@@ -40,7 +40,7 @@ type Client struct {
 // none.
 type cluster struct {
 	name string
-	api  kubernetes.Interface
+	api  *kubeapi.APIs
 	// source says where the configuration came from, for messages: never
 	// the credentials themselves.
 	source string
@@ -102,7 +102,7 @@ func (c *Client) connect(name string, conf config.Cluster, o options) *cluster {
 		rc.UserAgent = o.userAgent
 		rc.QPS, rc.Burst = clientQPS, clientBurst
 		rc.Wrap(c.countRequests)
-		cl.api, err = kubernetes.NewForConfig(rc)
+		cl.api, err = kubeapi.New(rc)
 	}
 	if err != nil {
 		cl.broken = fmt.Errorf("cluster %s: %w: %w", name, release.ErrNoCluster, err)
@@ -188,7 +188,7 @@ func (c *Client) serverVersion(ctx context.Context, name string) (string, error)
 	if err != nil {
 		return "", err
 	}
-	info, err := cl.api.Discovery().ServerVersionWithContext(ctx)
+	info, err := cl.api.ServerVersion(ctx)
 	if err != nil {
 		return "", cl.fail("ask the server version", err)
 	}

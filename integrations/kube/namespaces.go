@@ -44,11 +44,11 @@ func (c *Client) EnsureNamespace(ctx context.Context, ns release.Namespace) erro
 	if err != nil {
 		return err
 	}
-	namespaces := cl.api.CoreV1().Namespaces()
+	namespaces := cl.api.Namespaces()
 	create := func() error {
 		fresh := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns.Name}}
 		stamp(fresh, ns)
-		_, err := namespaces.Create(ctx, fresh, metav1.CreateOptions{})
+		_, err := namespaces.Create(ctx, fresh)
 		return err
 	}
 	// Someone else may create, change or delete the namespace between our
@@ -56,7 +56,7 @@ func (c *Client) EnsureNamespace(ctx context.Context, ns release.Namespace) erro
 	// and everything is decided again from a fresh read.
 	lostRace := func(err error) bool { return apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) }
 	err = retry.OnError(retry.DefaultRetry, lostRace, func() error {
-		current, err := namespaces.Get(ctx, ns.Name, metav1.GetOptions{})
+		current, err := namespaces.Get(ctx, ns.Name)
 		switch {
 		case apierrors.IsNotFound(err):
 			return create()
@@ -71,7 +71,7 @@ func (c *Client) EnsureNamespace(ctx context.Context, ns release.Namespace) erro
 			return create()
 		}
 		stamp(current, ns)
-		_, err = namespaces.Update(ctx, current, metav1.UpdateOptions{})
+		_, err = namespaces.Update(ctx, current)
 		return err
 	})
 	if err != nil && !errors.Is(err, release.ErrNotManaged) {
@@ -90,11 +90,11 @@ func (c *Client) DeleteNamespace(ctx context.Context, clusterName, name string) 
 	if err != nil {
 		return err
 	}
-	namespaces := cl.api.CoreV1().Namespaces()
+	namespaces := cl.api.Namespaces()
 	// A Conflict means the namespace changed under us (the UID
 	// precondition failed: it was re-created): check it again.
 	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		current, err := namespaces.Get(ctx, name, metav1.GetOptions{})
+		current, err := namespaces.Get(ctx, name)
 		switch {
 		case apierrors.IsNotFound(err):
 			return nil
@@ -125,7 +125,7 @@ func (c *Client) ListNamespaces(ctx context.Context, clusterName string) ([]rele
 	if err != nil {
 		return nil, err
 	}
-	list, err := cl.api.CoreV1().Namespaces().List(ctx, metav1.ListOptions{LabelSelector: labelManagedBy + "=" + managedByHoist})
+	list, err := cl.api.Namespaces().List(ctx, metav1.ListOptions{LabelSelector: labelManagedBy + "=" + managedByHoist})
 	if err != nil {
 		return nil, cl.fail("list namespaces", err)
 	}
@@ -208,7 +208,7 @@ func notManaged(clusterName, name string) error {
 // waitGone watches the namespace until it no longer exists, or ctx ends.
 func (cl *cluster) waitGone(ctx context.Context, name string) error {
 	byName := fields.OneTermEqualSelector("metadata.name", name).String()
-	lw := listWatch(cl.api.CoreV1().RESTClient(), "namespaces", metav1.NamespaceAll,
+	lw := listWatch(cl.api.Core, "namespaces", metav1.NamespaceAll,
 		func(o *metav1.ListOptions) { o.FieldSelector = byName })
 	absent := func(store cache.Store) (bool, error) {
 		_, exists, err := store.GetByKey(name)

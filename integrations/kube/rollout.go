@@ -101,7 +101,7 @@ func (f *follower) follow(ctx context.Context) error {
 		o.FieldSelector = fields.OneTermEqualSelector("metadata.name", f.target.Deployment).String()
 	}
 	deployments, err := f.start(ctx, &running, "deployments", &appsv1.Deployment{},
-		listWatch(f.cluster.api.AppsV1().RESTClient(), "deployments", f.target.Namespace, byName))
+		listWatch(f.cluster.api.Apps, "deployments", f.target.Namespace, byName))
 	if err != nil {
 		return err
 	}
@@ -217,12 +217,12 @@ func (f *follower) watchPods(ctx context.Context, d *appsv1.Deployment) error {
 	}
 	bySelector := func(o *metav1.ListOptions) { o.LabelSelector = selector.String() }
 	replicaSets, err := f.start(ctx, &running, "replicasets", &appsv1.ReplicaSet{},
-		listWatch(f.cluster.api.AppsV1().RESTClient(), "replicasets", f.target.Namespace, bySelector))
+		listWatch(f.cluster.api.Apps, "replicasets", f.target.Namespace, bySelector))
 	if err != nil {
 		return err
 	}
 	pods, err := f.start(ctx, &running, "pods", &corev1.Pod{},
-		listWatch(f.cluster.api.CoreV1().RESTClient(), "pods", f.target.Namespace, bySelector))
+		listWatch(f.cluster.api.Core, "pods", f.target.Namespace, bySelector))
 	if err != nil {
 		return err
 	}

@@ -9,10 +9,10 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/util/retry"
 
+	"github.com/hoistbot/hoist/internal/kubeapi"
 	"github.com/hoistbot/hoist/internal/kubelocal"
 )
 
@@ -40,7 +40,7 @@ type deployTarget interface {
 // that plays the platform team and the pipelines.
 type localCluster struct {
 	plane  *kubelocal.ControlPlane
-	client kubernetes.Interface
+	client *kubeapi.APIs
 }
 
 // startLocalCluster starts the local control plane from the binaries in
@@ -55,7 +55,7 @@ func startLocalCluster(ctx context.Context, bin string) (*localCluster, error) {
 		plane.Stop()
 		return nil, fmt.Errorf("load the local control plane's kubeconfig: %w", err)
 	}
-	client, err := kubernetes.NewForConfig(rc)
+	client, err := kubeapi.New(rc)
 	if err != nil {
 		plane.Stop()
 		return nil, fmt.Errorf("connect to the local control plane: %w", err)
@@ -74,7 +74,7 @@ func startLocalCluster(ctx context.Context, bin string) (*localCluster, error) {
 // would, and the app's Deployment in it, as an earlier release left it.
 func (l *localCluster) seed(ctx context.Context, d appDeployment) error {
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: d.namespace}}
-	if _, err := l.client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+	if _, err := l.client.Namespaces().Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("create namespace %s: %w", d.namespace, err)
 	}
 	return l.apply(ctx, d)
@@ -84,18 +84,18 @@ func (l *localCluster) seed(ctx context.Context, d appDeployment) error {
 // `helm upgrade --install` does.
 func (l *localCluster) apply(ctx context.Context, d appDeployment) error {
 	want := kubeDeployment(d)
-	deployments := l.client.AppsV1().Deployments(d.namespace)
+	deployments := l.client.Deployments(d.namespace)
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		current, err := deployments.Get(ctx, d.name, metav1.GetOptions{})
+		current, err := deployments.Get(ctx, d.name)
 		if apierrors.IsNotFound(err) {
-			_, err = deployments.Create(ctx, want, metav1.CreateOptions{})
+			_, err = deployments.Create(ctx, want)
 			return err
 		}
 		if err != nil {
 			return err
 		}
 		current.Spec = want.Spec
-		_, err = deployments.Update(ctx, current, metav1.UpdateOptions{})
+		_, err = deployments.Update(ctx, current)
 		return err
 	})
 	if err != nil {

@@ -22,10 +22,11 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/hoistbot/hoist/internal/kubeapi"
 )
 
 // controllers are the kube-controller-manager controllers that rollouts
@@ -87,12 +88,12 @@ func (cp *ControlPlane) start(ctx context.Context, bin string) error {
 	if err := WriteKubeconfig(cp.kubeconfig, config.Host, token); err != nil {
 		return err
 	}
-	client, err := kubernetes.NewForConfig(config)
+	client, err := kubeapi.New(config)
 	if err != nil {
 		return fmt.Errorf("make admin client: %w", err)
 	}
 	if err := waitFor(ctx, api, func(ctx context.Context) bool {
-		_, err := client.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
+		_, err := client.Core.Get().AbsPath("/readyz").DoRaw(ctx)
 		return err == nil
 	}); err != nil {
 		return err
@@ -119,7 +120,7 @@ func (cp *ControlPlane) start(ctx context.Context, bin string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := client.CoreV1().Nodes().Create(ctx, fakeNode(), metav1.CreateOptions{}); err != nil {
+	if _, err := client.Nodes().Create(ctx, fakeNode()); err != nil {
 		return fmt.Errorf("create the fake node: %w", err)
 	}
 	if err := waitFor(ctx, kwok, func(ctx context.Context) bool { return schedulable(ctx, client) }); err != nil {
@@ -192,8 +193,8 @@ func fakeNode() *corev1.Node {
 
 // schedulable reports whether the fake node is Ready and rid of the
 // not-ready taint it starts with.
-func schedulable(ctx context.Context, client kubernetes.Interface) bool {
-	node, err := client.CoreV1().Nodes().Get(ctx, fakeNodeName, metav1.GetOptions{})
+func schedulable(ctx context.Context, client *kubeapi.APIs) bool {
+	node, err := client.Nodes().Get(ctx, fakeNodeName)
 	if err != nil {
 		return false
 	}
