@@ -1,6 +1,7 @@
-// Package jenkins is Hoist's port to Jenkins: it queues builds, follows
-// them from the queue to their end, streams their console logs and stops
-// them (release.Pipeline).
+// Package jenkins is Hoist's port to Jenkins: it queues builds, finds the
+// build of a release again by its RELEASE_ID parameter, follows builds from
+// the queue to their end, streams their console logs and stops them
+// (release.Pipeline).
 //
 // It uses gojenkins v1.2.0 where that library is right (the connection
 // check Init makes, CSRF crumbs) and works around its known bugs:

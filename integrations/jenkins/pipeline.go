@@ -9,6 +9,7 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -148,15 +149,19 @@ func (c *Client) WaitForBuild(ctx context.Context, job string, queueID int64) (n
 				lastWhy = item.Why
 			}
 		case http.StatusNotFound:
-			if n, ok := c.buildFromQueueItem(ctx, job, queueID); ok {
-				u, err := c.BuildURL(job, n)
-				if err != nil {
-					return 0, "", fmt.Errorf("%s: %w", what, err)
-				}
-				return n, u, nil
+			b, ok, err := c.recentBuild(ctx, job, func(b listedBuild) bool { return b.QueueID != nil && *b.QueueID == queueID })
+			if err != nil {
+				return 0, "", fmt.Errorf("%s: queue item expired; look for its build: %w", what, err)
 			}
-			return 0, "", fmt.Errorf("%s: %w: queue item expired, and no recent build of %s came from it",
-				what, release.ErrNotBuilt, job)
+			if !ok {
+				return 0, "", fmt.Errorf("%s: %w: queue item expired, and no recent build of %s came from it",
+					what, release.ErrNotBuilt, job)
+			}
+			u, err := c.BuildURL(job, b.Number)
+			if err != nil {
+				return 0, "", fmt.Errorf("%s: %w", what, err)
+			}
+			return b.Number, u, nil
 		default:
 			return 0, "", fmt.Errorf("%s: %w", what, c.statusError(r, access{
 				job: job, may: "read the queue of " + job, perms: "Job/Read",
@@ -168,30 +173,155 @@ func (c *Client) WaitForBuild(ctx context.Context, job string, queueID int64) (n
 	}
 }
 
-// buildFromQueueItem looks among job's recent builds for the one queue item
-// queueID became, for when Jenkins has forgotten the item (Hoist resuming
-// long after it triggered the build). Jenkins lists builds with their queue
-// IDs in one request; where the answer lacks them (a proxy or simulator
-// that ignores tree), the newest few builds are asked one by one.
-func (c *Client) buildFromQueueItem(ctx context.Context, job string, queueID int64) (int64, bool) {
+// FindBuild looks for the build of job whose RELEASE_ID parameter
+// (release.ParamReleaseID) is id: first among the items of Jenkins' queue,
+// then among job's recent builds. The queue is asked first so that an item
+// that leaves it meanwhile is found among the builds. (Jenkins takes a
+// moment between an item leaving the queue and its build being listed; a
+// trigger that lands in that moment is not found.)
+func (c *Client) FindBuild(ctx context.Context, job string, id release.ID) (_ release.FoundBuild, ok bool, err error) {
+	defer c.secrets.Scrub(&err)
+	what := fmt.Sprintf("look for the build of release %d in jenkins job %q", id, job)
+	if _, err := jobPath(job); err != nil {
+		return release.FoundBuild{}, false, fmt.Errorf("%s: %w", what, err)
+	}
+	want := id.String()
+	queueID, err := c.queuedItem(ctx, job, release.ParamReleaseID, want)
+	if err != nil {
+		return release.FoundBuild{}, false, fmt.Errorf("%s: %w", what, err)
+	}
+	if queueID != 0 {
+		c.log.DebugContext(ctx, "jenkins has the release's build queued", "job", job, "release", id, "queue_item", queueID)
+		return release.FoundBuild{QueueID: queueID}, true, nil
+	}
+	b, ok, err := c.recentBuild(ctx, job, func(b listedBuild) bool { return hasParam(b.Actions, release.ParamReleaseID, want) })
+	if err != nil {
+		return release.FoundBuild{}, false, fmt.Errorf("%s: %w", what, err)
+	}
+	if !ok {
+		return release.FoundBuild{}, false, nil
+	}
+	u, err := c.BuildURL(job, b.Number)
+	if err != nil {
+		return release.FoundBuild{}, false, fmt.Errorf("%s: %w", what, err)
+	}
+	found := release.FoundBuild{Number: b.Number, URL: u}
+	if b.QueueID != nil {
+		found.QueueID = *b.QueueID
+	}
+	c.log.DebugContext(ctx, "jenkins has the release's build", "job", job, "release", id, "build", b.Number)
+	return found, true, nil
+}
+
+// actionJSON is an action of a queue item or a build, as Hoist reads it:
+// only hudson.model.ParametersAction has parameters. A value is a string,
+// or a boolean for a boolean parameter.
+type actionJSON struct {
+	Parameters []struct {
+		Name  string          `json:"name"`
+		Value json.RawMessage `json:"value"`
+	} `json:"parameters"`
+}
+
+// hasParam reports whether actions give parameter name the string value.
+func hasParam(actions []actionJSON, name, value string) bool {
+	for _, a := range actions {
+		for _, p := range a.Parameters {
+			var v string
+			if p.Name == name && json.Unmarshal(p.Value, &v) == nil && v == value {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// queuedItem returns the ID of the item of Jenkins' queue that would
+// build job with parameter name set to value; 0 when there is none.
+func (c *Client) queuedItem(ctx context.Context, job, name, value string) (int64, error) {
+	r, err := c.send(ctx, http.MethodGet, "queue/api/json",
+		url.Values{"tree": {"items[id,task[name,url],actions[parameters[name,value]]]"}}, nil)
+	if err != nil {
+		return 0, fmt.Errorf("read jenkins' queue: %w", err)
+	}
+	if r.status != http.StatusOK {
+		return 0, fmt.Errorf("read jenkins' queue: %w", c.statusError(r, access{
+			may: "read jenkins' queue", perms: "Overall/Read", on: "jenkins",
+		}))
+	}
+	var q struct {
+		Items []struct {
+			ID   int64 `json:"id"`
+			Task struct {
+				URL string `json:"url"`
+			} `json:"task"`
+			Actions []actionJSON `json:"actions"`
+		} `json:"items"`
+	}
+	if err := json.Unmarshal(r.body, &q); err != nil {
+		return 0, fmt.Errorf("read jenkins' queue: %w", err)
+	}
+	for _, it := range q.Items {
+		if it.ID > 0 && isJobURL(it.Task.URL, job) && hasParam(it.Actions, name, value) {
+			return it.ID, nil
+		}
+	}
+	return 0, nil
+}
+
+// isJobURL reports whether u, a URL of Jenkins' JSON, is job's. Only its
+// path is compared, and only after Jenkins' root path (a context path such
+// as /jenkins/): Jenkins makes it from its root URL, which may not be the
+// address Hoist reaches it at.
+func isJobURL(u, job string) bool {
+	parsed, err := url.Parse(u)
+	if err != nil {
+		return false
+	}
+	p := strings.TrimSuffix(parsed.Path, "/") + "/"
+	want := "/job/" + strings.Join(strings.Split(strings.Trim(job, "/"), "/"), "/job/") + "/"
+	root, found := strings.CutSuffix(p, want)
+	// A job of the same name in a folder is another job.
+	return found && path.Base(path.Dir(root)) != "job"
+}
+
+// listedBuild is a build as recentBuild reads it.
+type listedBuild struct {
+	Number  int64        `json:"number"`
+	QueueID *int64       `json:"queueId"`
+	Actions []actionJSON `json:"actions"`
+}
+
+// buildFields are the fields of a build recentBuild asks for.
+const buildFields = "number,url,queueId,actions[parameters[name,value]]"
+
+// recentBuild returns the newest of job's last 100 builds that match
+// accepts: the build a queue item became after Jenkins has forgotten the
+// item (Hoist resuming long after it triggered the build), or the build of
+// a release. Jenkins lists builds with their queue IDs and parameters in
+// one request; where the answer lacks them (a proxy that ignores tree),
+// the newest few builds are asked one by one.
+func (c *Client) recentBuild(ctx context.Context, job string, match func(listedBuild) bool) (listedBuild, bool, error) {
 	const maxProbes = 10
 	jp, err := jobPath(job)
 	if err != nil {
-		return 0, false
+		return listedBuild{}, false, err
 	}
 	r, err := c.send(ctx, http.MethodGet, jp+"api/json",
-		url.Values{"tree": {"builds[number,queueId]{0,100}"}}, nil)
-	if err != nil || r.status != http.StatusOK {
-		return 0, false
+		url.Values{"tree": {"builds[" + buildFields + "]{0,100}"}}, nil)
+	if err != nil {
+		return listedBuild{}, false, fmt.Errorf("list builds of %s: %w", job, err)
+	}
+	if r.status != http.StatusOK {
+		return listedBuild{}, false, fmt.Errorf("list builds of %s: %w", job, c.statusError(r, access{
+			job: job, may: "read builds of " + job, perms: "Job/Read",
+		}))
 	}
 	var j struct {
-		Builds []struct {
-			Number  int64  `json:"number"`
-			QueueID *int64 `json:"queueId"`
-		} `json:"builds"`
+		Builds []listedBuild `json:"builds"`
 	}
-	if json.Unmarshal(r.body, &j) != nil {
-		return 0, false
+	if err := json.Unmarshal(r.body, &j); err != nil {
+		return listedBuild{}, false, fmt.Errorf("list builds of %s: read jenkins' answer: %w", job, err)
 	}
 	probes := 0
 	for _, b := range j.Builds {
@@ -204,16 +334,19 @@ func (c *Client) buildFromQueueItem(ctx context.Context, job string, queueID int
 			}
 			probes++
 			br, err := c.send(ctx, http.MethodGet, fmt.Sprintf("%s%d/api/json", jp, b.Number),
-				url.Values{"tree": {"queueId"}}, nil)
-			if err != nil || br.status != http.StatusOK || json.Unmarshal(br.body, &b) != nil || b.QueueID == nil {
-				continue
+				url.Values{"tree": {buildFields}}, nil)
+			if err != nil {
+				return listedBuild{}, false, fmt.Errorf("read build %s #%d: %w", job, b.Number, err)
+			}
+			if br.status != http.StatusOK || json.Unmarshal(br.body, &b) != nil {
+				continue // discarded meanwhile, say
 			}
 		}
-		if *b.QueueID == queueID {
-			return b.Number, true
+		if match(b) {
+			return b, true, nil
 		}
 	}
-	return 0, false
+	return listedBuild{}, false, nil
 }
 
 // buildJSON is what Status reads of a build's api/json.

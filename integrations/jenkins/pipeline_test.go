@@ -190,6 +190,73 @@ func TestWaitForBuildAsksEachBuildWhenTheListLacksQueueIDs(t *testing.T) {
 	}
 }
 
+func TestFindBuildInTheQueue(t *testing.T) {
+	// Jenkins behind /ci/, its root URL elsewhere; parameters as real
+	// Jenkins gives them (a boolean is a JSON boolean).
+	f := newFake(t, "/ci/")
+	f.handle("GET /ci/queue/api/json", serveJSON([]byte(`{"_class":"hudson.model.Queue","items":[
+		{"_class":"hudson.model.Queue$WaitingItem","actions":[{"_class":"hudson.model.ParametersAction","parameters":[
+			{"_class":"hudson.model.StringParameterValue","name":"RELEASE_ID","value":"7"}]}],
+			"id":150,"task":{"_class":"x","name":"test","url":"https://ci.example.com/jenkins/job/other/job/test/"}},
+		{"_class":"hudson.model.Queue$BuildableItem","actions":[{"_class":"hudson.model.CauseAction"},{},
+			{"_class":"hudson.model.ParametersAction","parameters":[
+				{"_class":"hudson.model.BooleanParameterValue","name":"DRY_RUN","value":true},
+				{"_class":"hudson.model.StringParameterValue","name":"RELEASE_ID","value":"7"}]}],
+			"id":151,"task":{"_class":"x","name":"test","url":"https://ci.example.com/jenkins/job/test/"}}]}`)))
+	c := newTestClient(t, f.URL())
+	b, ok, err := c.FindBuild(t.Context(), "test", 7)
+	if err != nil || !ok || b != (release.FoundBuild{QueueID: 151}) {
+		t.Errorf("FindBuild = %+v, %v, %v; want queue item 151", b, ok, err)
+	}
+	if f.count("GET /ci/job/test/api/json") != 0 {
+		t.Error("listed the builds of a release found in the queue")
+	}
+}
+
+func TestFindBuildAsksEachBuildWhenTheListLacksThem(t *testing.T) {
+	// A queue without the release, and a job list without queue IDs nor
+	// parameters (tree ignored): the newest builds are asked one by one.
+	f := newFake(t, "/")
+	f.handle("GET /queue/api/json", serveJSON([]byte(`{"_class":"hudson.model.Queue","items":[]}`)))
+	f.handle("GET /job/test/api/json", serveJSON([]byte(`{"builds":[{"number":16,"url":"x"},{"number":15,"url":"x"},{"number":14,"url":"x"}]}`)))
+	for n, rid := range map[string]string{"16": "8", "15": "7", "14": "6"} {
+		f.handle("GET /job/test/"+n+"/api/json", serveJSON([]byte(`{"number":`+n+`,"queueId":1`+n+`,"actions":[`+
+			`{"_class":"hudson.model.ParametersAction","parameters":[{"_class":"hudson.model.StringParameterValue","name":"RELEASE_ID","value":"`+rid+`"}]}]}`)))
+	}
+	c := newTestClient(t, f.URL())
+	b, ok, err := c.FindBuild(t.Context(), "test", 7)
+	if want := (release.FoundBuild{QueueID: 115, Number: 15, URL: f.URL() + "job/test/15/"}); err != nil || !ok || b != want {
+		t.Fatalf("FindBuild = %+v, %v, %v; want %+v", b, ok, err, want)
+	}
+	if f.count("GET /job/test/14/api/json") != 0 {
+		t.Error("asked past the build found")
+	}
+	if _, ok, err := c.FindBuild(t.Context(), "test", 9); ok || err != nil {
+		t.Errorf("FindBuild of another release = %v, %v; want none", ok, err)
+	}
+}
+
+func TestIsJobURL(t *testing.T) {
+	for _, tt := range []struct {
+		u, job string
+		want   bool
+	}{
+		{"http://jenkins:8080/job/api/", "api", true},
+		{"https://ci.example.com/jenkins/job/team/job/api/", "team/api", true},
+		{"https://ci.example.com/jenkins/job/team/job/api", "/team/api/", true},
+		{"http://jenkins/job/my%20app/", "my app", true},
+		{"http://jenkins/job/team/job/api/", "api", false},
+		{"http://jenkins/job/api/", "team/api", false},
+		{"http://jenkins/job/api/12/", "api", false},
+		{"http://jenkins/job/api-staging/", "api", false},
+		{"", "api", false},
+	} {
+		if got := isJobURL(tt.u, tt.job); got != tt.want {
+			t.Errorf("isJobURL(%q, %q) = %v", tt.u, tt.job, got)
+		}
+	}
+}
+
 func TestWaitForBuildPollsUntilTheItemIsBuilt(t *testing.T) {
 	f := newFake(t, "/ci/")
 	answers := [][]byte{

@@ -433,3 +433,83 @@ func TestSimUnparameterizedJob(t *testing.T) {
 		t.Errorf("parameters to a job without: %v", err)
 	}
 }
+
+func TestSimFindBuild(t *testing.T) {
+	const job = "team/api/staging"
+	s := newSim(t,
+		jenkinssim.WithJob(job, jenkinssim.Job{QueueWait: time.Hour}),
+		jenkinssim.WithJob("fast/api/staging", jenkinssim.Job{QueueWait: -1, Duration: time.Minute}),
+		// The same job name in another folder, and another job of the folder.
+		jenkinssim.WithJob("api/staging", jenkinssim.Job{QueueWait: time.Hour}),
+		jenkinssim.WithJob("team/api/production", jenkinssim.Job{QueueWait: time.Hour}),
+	)
+	c, _ := simClient(t, s)
+	ctx := t.Context()
+	for _, other := range []string{"api/staging", "team/api/production"} {
+		for _, rid := range []string{"41", "42"} {
+			if _, err := c.Trigger(ctx, releaseRequest(other, rid)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	t.Run("queued", func(t *testing.T) {
+		if _, err := c.Trigger(ctx, releaseRequest(job, "40")); err != nil {
+			t.Fatal(err)
+		}
+		id, err := c.Trigger(ctx, releaseRequest(job, "41"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, ok, err := c.FindBuild(ctx, job, 41)
+		if err != nil || !ok || b != (release.FoundBuild{QueueID: id}) {
+			t.Errorf("FindBuild = %+v, %v, %v; want queue item %d", b, ok, err, id)
+		}
+	})
+	t.Run("started", func(t *testing.T) {
+		const fast = "fast/api/staging"
+		for _, rid := range []string{"50", "51", "52"} {
+			if _, err := c.Trigger(ctx, releaseRequest(fast, rid)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var builds []jenkinssim.Build
+		deadline := time.Now().Add(10 * time.Second)
+		for builds = s.Builds(fast); len(builds) < 3 && time.Now().Before(deadline); builds = s.Builds(fast) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if len(builds) != 3 {
+			t.Fatalf("builds = %+v", builds)
+		}
+		b, ok, err := c.FindBuild(ctx, fast, 51)
+		want := release.FoundBuild{QueueID: builds[1].QueueID, Number: 2, URL: s.URL() + "job/fast/job/api/job/staging/2/"}
+		if err != nil || !ok || b != want {
+			t.Errorf("FindBuild = %+v, %v, %v; want %+v", b, ok, err, want)
+		}
+	})
+	t.Run("none for another release", func(t *testing.T) {
+		for _, j := range []string{job, "fast/api/staging"} {
+			if b, ok, err := c.FindBuild(ctx, j, 99); err != nil || ok {
+				t.Errorf("FindBuild(%s, 99) = %+v, %v, %v; want none", j, b, ok, err)
+			}
+		}
+		if b, ok, err := c.FindBuild(ctx, job, 42); err != nil || ok {
+			t.Errorf("FindBuild of a release queued in other jobs = %+v, %v, %v; want none", b, ok, err)
+		}
+	})
+	t.Run("jenkins down", func(t *testing.T) {
+		s.SetDown(true)
+		defer s.SetDown(false)
+		_, ok, err := c.FindBuild(ctx, job, 41)
+		if ok || !errors.Is(err, release.ErrUnavailable) || !errors.Is(err, ErrUnreachable) ||
+			!strings.Contains(err.Error(), `look for the build of release 41 in jenkins job "team/api/staging"`) {
+			t.Errorf("FindBuild = %v, %v; want ErrUnavailable", ok, err)
+		}
+	})
+	t.Run("no such job", func(t *testing.T) {
+		_, _, err := c.FindBuild(ctx, "team/nope", 41)
+		if !errors.Is(err, ErrJobNotFound) || errors.Is(err, release.ErrUnavailable) {
+			t.Errorf("FindBuild = %v; want ErrJobNotFound", err)
+		}
+	})
+}

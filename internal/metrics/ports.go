@@ -45,6 +45,12 @@ func (p *pipeline) Trigger(ctx context.Context, req release.BuildRequest) (int64
 	return id, err
 }
 
+func (p *pipeline) FindBuild(ctx context.Context, job string, id release.ID) (release.FoundBuild, bool, error) {
+	b, ok, err := p.Pipeline.FindBuild(ctx, job, id)
+	p.m.countError(p.system, "find_build", err)
+	return b, ok, err
+}
+
 func (p *pipeline) WaitForBuild(ctx context.Context, job string, queueID int64) (int64, string, error) {
 	n, url, err := p.Pipeline.WaitForBuild(ctx, job, queueID)
 	p.m.countError(p.system, "wait_for_build", err)

@@ -42,17 +42,43 @@ func (w *Worker) build(ctx context.Context, r Release) (Release, error) {
 		return r, fmt.Errorf("load build: %w", err)
 	}
 	p := w.ports.Pipeline
-	if b.QueueID == 0 {
-		// Once Jenkins has queued the build, Hoist must remember it even
-		// when it is stopping meanwhile: a restart would trigger again.
-		kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		b.QueueID, err = p.Trigger(kctx, BuildRequest{Job: b.Job, Params: w.buildParams(ctx, r)})
-		if err == nil {
-			err = w.store.PutBuild(kctx, b)
+	if b.QueueID == 0 && b.Number == 0 {
+		// Hoist stores that it asks for the build before it asks: if it
+		// stops before storing the answer, the next drive looks for the
+		// build instead of queueing a second one.
+		found := false
+		if !b.TriggeredAt.IsZero() {
+			var f FoundBuild
+			f, found, err = p.FindBuild(ctx, b.Job, r.ID)
+			if errors.Is(err, ErrUnavailable) && ctx.Err() == nil {
+				// The build may be queued: look again on the next sweep,
+				// as for a build known to be queued; never trigger blindly.
+				w.logger.WarnContext(ctx, "build server unavailable; looking for the build again later", "release", r.ID, "err", err)
+				return r, fmt.Errorf("look for the build of %s: %w", b.Job, err)
+			}
+			if err != nil {
+				return w.buildError(ctx, r, b, "look for the build of "+b.Job, err)
+			}
+			if found {
+				w.logger.InfoContext(ctx, "following the build queued before Hoist stopped", "release", r.ID,
+					"job", b.Job, "queue_item", f.QueueID, "build", f.Number)
+				b.QueueID, b.Number, b.URL = f.QueueID, f.Number, f.URL
+			}
 		}
-		cancel()
-		if err != nil {
-			return w.buildError(ctx, r, b, "trigger "+b.Job, err)
+		if !found {
+			b.TriggeredAt = w.now()
+			if err := w.keepBuild(ctx, b); err != nil {
+				return r, err
+			}
+			kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			b.QueueID, err = p.Trigger(kctx, BuildRequest{Job: b.Job, Params: w.buildParams(ctx, r)})
+			cancel()
+			if err != nil {
+				return w.buildError(ctx, r, b, "trigger "+b.Job, err)
+			}
+		}
+		if err := w.keepBuild(ctx, b); err != nil {
+			return r, err
 		}
 	}
 	if b.Number == 0 {
@@ -63,11 +89,8 @@ func (w *Worker) build(ctx context.Context, r Release) (Release, error) {
 		if err != nil {
 			return w.buildError(ctx, r, b, "wait for "+b.Job, err)
 		}
-		kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		err := w.store.PutBuild(kctx, b)
-		cancel()
-		if err != nil {
-			return r, fmt.Errorf("record build: %w", err)
+		if err := w.keepBuild(ctx, b); err != nil {
+			return r, err
 		}
 	}
 	b, err = w.store.GetBuild(ctx, r.ID)
@@ -89,6 +112,18 @@ func (w *Worker) build(ctx context.Context, r Release) (Release, error) {
 	return w.move(ctx, r, RollingOut, summary)
 }
 
+// keepBuild stores what Hoist knows of the build, even when Hoist is
+// stopping meanwhile: once Jenkins has queued or started the build, a
+// restart must follow that build rather than trigger another.
+func (w *Worker) keepBuild(ctx context.Context, b Build) error {
+	kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := w.store.PutBuild(kctx, b); err != nil {
+		return fmt.Errorf("record build: %w", err)
+	}
+	return nil
+}
+
 // newBuild names the job a release runs, from its environment's template.
 func (w *Worker) newBuild(r Release) (Build, error) {
 	tmpl := w.envs[r.Env].JenkinsJob
@@ -107,7 +142,7 @@ func (w *Worker) buildParams(ctx context.Context, r Release) map[string]string {
 		"COMMIT":       r.Commit,
 		"ENVIRONMENT":  r.Env,
 		"NAMESPACE":    namespace,
-		"RELEASE_ID":   r.ID.String(),
+		ParamReleaseID: r.ID.String(),
 		"REQUESTED_BY": r.RequestedBy,
 	}
 }
@@ -359,6 +394,12 @@ func (w *Worker) stopIfCancelled(r Release, b Build) {
 	}
 	if latest, err := w.store.GetBuild(ctx, r.ID); err == nil {
 		b = latest
+	}
+	if b.Number == 0 && b.QueueID == 0 && !b.TriggeredAt.IsZero() {
+		// Hoist asked for a build but did not keep its queue item.
+		if f, ok, err := w.ports.Pipeline.FindBuild(ctx, b.Job, r.ID); err == nil && ok {
+			b.QueueID, b.Number = f.QueueID, f.Number
+		}
 	}
 	switch {
 	case b.Number != 0:

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/hoistbot/hoist/internal/config"
 	"github.com/hoistbot/hoist/internal/release"
+	"github.com/hoistbot/hoist/internal/store"
 )
 
 func TestBuildStreamsIntoTheThreadAndUploadsTheLog(t *testing.T) {
@@ -201,4 +203,148 @@ func (h *harness) runningBuild() chan struct{} {
 		return err == nil && b.Number != 0
 	})
 	return block
+}
+
+// lossyStore loses the queue item of every build: its PutBuild fails once
+// the build server has answered, as when Hoist dies between Jenkins
+// queueing the build and the store keeping the answer.
+type lossyStore struct {
+	store.Store
+	mu   sync.Mutex
+	lost int
+}
+
+func (s *lossyStore) PutBuild(ctx context.Context, b release.Build) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if b.QueueID != 0 || b.Number != 0 {
+		s.lost++
+		return errors.New("database is locked")
+	}
+	return s.Store.PutBuild(ctx, b)
+}
+
+func (s *lossyStore) lostCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lost
+}
+
+// triggeredButLost deploys feature-x as release 1 and returns once the
+// build server has queued its build and the store has lost the queue item
+// at least `lost` times; the worker is stopped, the store whole again.
+func (h *harness) triggeredButLost(lost int) {
+	h.t.Helper()
+	h.stop()
+	whole := h.store
+	lossy := &lossyStore{Store: whole}
+	h.store = lossy
+	h.startWorker()
+	h.do(dev, "deploy api feature-x")
+	h.eventually("the queue item to be lost", func() bool { return lossy.lostCount() >= lost })
+	h.stop()
+	h.store = whole
+	b, err := h.store.GetBuild(context.Background(), 1)
+	if err != nil || b.QueueID != 0 || b.TriggeredAt.IsZero() {
+		h.t.Fatalf("kept build = %+v, %v; want one being triggered, with no queue item", b, err)
+	}
+	if r, _ := h.store.GetRelease(context.Background(), 1); r.State != release.Building {
+		h.t.Fatalf("release is %s (%s); want it still building", r.State, r.StateReason)
+	}
+}
+
+func TestBuildQueuedButNotKeptIsFollowedNotTriggeredAgain(t *testing.T) {
+	h := newHarness(t)
+	// Lost twice: once after the trigger, once more after the next sweep
+	// found the build; neither triggered another.
+	h.triggeredButLost(2)
+	if n := h.ci.builds(1); n != 1 {
+		t.Fatalf("builds triggered while the store lost them = %d; want 1", n)
+	}
+	h.startWorker() // a restart, or another replica taking the release over
+	r := h.waitState(1, release.Succeeded)
+	if n := h.ci.builds(1); n != 1 {
+		t.Errorf("builds triggered = %d; want exactly 1", n)
+	}
+	if !strings.Contains(r.StateReason, "|#1> success") {
+		t.Errorf("reason = %q; want the first build's result", r.StateReason)
+	}
+	if b, _ := h.store.GetBuild(context.Background(), 1); b.QueueID != 1 || b.Number != 1 {
+		t.Errorf("kept build = %+v; want queue item 1, build #1", b)
+	}
+}
+
+func TestBuildNeverQueuedIsTriggeredAfterLookingForIt(t *testing.T) {
+	h := newHarness(t)
+	h.triggeredButLost(1)
+	// Hoist died before its request reached the build server after all.
+	h.ci.mu.Lock()
+	clear(h.ci.releaseOf)
+	clear(h.ci.triggers)
+	h.ci.finds = 0
+	h.ci.mu.Unlock()
+	h.startWorker()
+	h.waitState(1, release.Succeeded)
+	h.ci.mu.Lock()
+	defer h.ci.mu.Unlock()
+	if h.ci.triggers["1"] != 1 || h.ci.finds == 0 {
+		t.Errorf("triggers = %d after %d lookups; want 1 after looking", h.ci.triggers["1"], h.ci.finds)
+	}
+}
+
+func TestBuildServerDownWhileLookingForTheBuildNeverTriggersBlindly(t *testing.T) {
+	h := newHarness(t)
+	h.triggeredButLost(1)
+	h.ci.mu.Lock()
+	h.ci.findErr = fmt.Errorf("jenkins unreachable after 5 tries: %w", release.ErrUnavailable)
+	h.ci.finds = 0
+	h.ci.mu.Unlock()
+	h.startWorker()
+	h.eventually("several lookups to fail", func() bool {
+		h.ci.mu.Lock()
+		defer h.ci.mu.Unlock()
+		return h.ci.finds >= 3
+	})
+	if r, _ := h.store.GetRelease(context.Background(), 1); r.State != release.Building {
+		t.Fatalf("release is %s (%s) during an outage; want it still building", r.State, r.StateReason)
+	}
+	if n := h.ci.builds(1); n != 1 {
+		t.Fatalf("builds triggered during the outage = %d; want 1", n)
+	}
+	h.ci.mu.Lock()
+	h.ci.findErr = nil
+	h.ci.mu.Unlock()
+	h.waitState(1, release.Succeeded)
+	if n := h.ci.builds(1); n != 1 {
+		t.Errorf("builds triggered = %d; want exactly 1", n)
+	}
+}
+
+func TestBuildLookupRefusedFailsTheRelease(t *testing.T) {
+	h := newHarness(t)
+	h.triggeredButLost(1)
+	h.ci.mu.Lock()
+	h.ci.findErr = errors.New("jenkins rejected Hoist's credentials (401): check jenkins.user and jenkins.token")
+	h.ci.mu.Unlock()
+	h.startWorker()
+	r := h.waitState(1, release.Failed)
+	if r.StateReason != "look for the build of api/preview: jenkins rejected Hoist's credentials (401): check jenkins.user and jenkins.token" {
+		t.Errorf("reason = %q", r.StateReason)
+	}
+	if n := h.ci.builds(1); n != 1 {
+		t.Errorf("builds triggered = %d; want 1", n)
+	}
+}
+
+func TestCancelStopsABuildQueuedButNotKept(t *testing.T) {
+	h := newHarness(t)
+	h.triggeredButLost(1)
+	h.do(dev, "cancel 1")
+	h.startWorker()
+	h.waitState(1, release.Cancelled)
+	h.eventually("the queue item to be cancelled", func() bool {
+		h.ci.mu.Lock()
+		defer h.ci.mu.Unlock()
+		return len(h.ci.stopped) > 0 && h.ci.stopped[0] == -1
+	})
 }

@@ -168,6 +168,8 @@ type fakePipeline struct {
 	bytesRead int
 	failWith  error // when set, Trigger fails with it
 	readErr   error // when set, ReadLog fails with it
+	findErr   error // when set, FindBuild fails with it
+	finds     int   // FindBuild calls
 }
 
 func newFakePipeline() *fakePipeline {
@@ -192,6 +194,21 @@ func (f *fakePipeline) Trigger(_ context.Context, req release.BuildRequest) (int
 		started <- rid
 	}
 	return id, nil
+}
+
+func (f *fakePipeline) FindBuild(_ context.Context, _ string, id release.ID) (release.FoundBuild, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.finds++
+	if f.findErr != nil {
+		return release.FoundBuild{}, false, f.findErr
+	}
+	for q, rid := range f.releaseOf {
+		if rid == id {
+			return release.FoundBuild{QueueID: q}, true, nil
+		}
+	}
+	return release.FoundBuild{}, false, nil
 }
 
 func (f *fakePipeline) WaitForBuild(_ context.Context, job string, queueID int64) (int64, string, error) {

@@ -54,6 +54,20 @@ type BuildRequest struct {
 	Params map[string]string
 }
 
+// ParamReleaseID is the build parameter that carries the release's ID:
+// every build Hoist queues has it, so that the build of a release can be
+// found again (Pipeline.FindBuild).
+const ParamReleaseID = "RELEASE_ID"
+
+// FoundBuild is a build the build server already has for a release.
+type FoundBuild struct {
+	// QueueID is its queue item; zero when the build server does not say.
+	QueueID int64
+	// Number and URL are set once the build has started.
+	Number int64
+	URL    string
+}
+
 // BuildStatus is what the build server says of a running or finished build.
 type BuildStatus struct {
 	Building bool
@@ -94,6 +108,11 @@ var ErrNotBuilt = errors.New("queue item ended without a build")
 type Pipeline interface {
 	// Trigger queues a build and returns its queue item ID.
 	Trigger(ctx context.Context, req BuildRequest) (queueID int64, err error)
+	// FindBuild looks for a build of job queued for release id (its
+	// ParamReleaseID parameter), still in the queue or started; ok is false
+	// when there is none. Hoist asks before triggering a build it may have
+	// triggered already, and never triggers when this fails.
+	FindBuild(ctx context.Context, job string, id ID) (b FoundBuild, ok bool, err error)
 	// WaitForBuild follows a queue item until it has become a build,
 	// returning the build's number and URL, or ErrNotBuilt (wrapped).
 	WaitForBuild(ctx context.Context, job string, queueID int64) (number int64, url string, err error)

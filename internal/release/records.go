@@ -54,4 +54,9 @@ type Build struct {
 	Number    int64 // zero until the queue item became a build
 	URL       string
 	LogOffset int64 // bytes of the console log already read and kept
+	// TriggeredAt is when Hoist last asked the build server to queue the
+	// build; it is stored before asking, so that a drive resumed with no
+	// queue ID knows the build may exist and looks for it (FindBuild)
+	// rather than queueing a second one. Zero until Hoist first asked.
+	TriggeredAt time.Time
 }

@@ -12,8 +12,8 @@ import (
 
 func (s *sqlStore) GetBuild(ctx context.Context, id release.ID) (release.Build, error) {
 	b := release.Build{ReleaseID: id}
-	err := s.read().queryRow(ctx, `SELECT job, queue_id, number, url, log_offset FROM builds WHERE release_id = ?`, int64(id)).
-		Scan(&b.Job, &b.QueueID, &b.Number, &b.URL, &b.LogOffset)
+	err := s.read().queryRow(ctx, `SELECT job, queue_id, number, url, log_offset, triggered_at FROM builds WHERE release_id = ?`, int64(id)).
+		Scan(&b.Job, &b.QueueID, &b.Number, &b.URL, &b.LogOffset, timeDest{&b.TriggeredAt})
 	if errors.Is(err, sql.ErrNoRows) {
 		return release.Build{}, fmt.Errorf("get build of release %d: %w", id, ErrNotFound)
 	}
@@ -31,10 +31,10 @@ func (s *sqlStore) PutBuild(ctx context.Context, b release.Build) error {
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		if _, err := q.exec(ctx, `INSERT INTO builds (release_id, job, queue_id, number, url) VALUES (?, ?, ?, ?, ?)
+		if _, err := q.exec(ctx, `INSERT INTO builds (release_id, job, queue_id, number, url, triggered_at) VALUES (?, ?, ?, ?, ?, ?)
 			ON CONFLICT (release_id) DO UPDATE SET job = excluded.job, queue_id = excluded.queue_id,
-			number = excluded.number, url = excluded.url`,
-			int64(b.ReleaseID), b.Job, b.QueueID, b.Number, b.URL); err != nil {
+			number = excluded.number, url = excluded.url, triggered_at = excluded.triggered_at`,
+			int64(b.ReleaseID), b.Job, b.QueueID, b.Number, b.URL, s.d.nullTimeArg(b.TriggeredAt)); err != nil {
 			return err
 		}
 		var detail string

@@ -249,7 +249,7 @@ func (s *Server) routeJob(w http.ResponseWriter, r *http.Request, segs []string,
 	case is(rest, "api", "json"):
 		now := time.Now()
 		s.advanceLocked(now)
-		body := s.jobJSON(j, now)
+		body := s.jobJSON(j, now, r.URL.Query().Has("tree"))
 		s.mu.Unlock()
 		writeJSON(w, r, http.StatusOK, body)
 	case is(rest, "buildWithParameters") || is(rest, "build"):
@@ -521,9 +521,18 @@ func acceptsGzip(r *http.Request) bool {
 	return strings.Contains(r.Header.Get("Accept-Encoding"), "gzip")
 }
 
-// writeJSON writes a payload as Stapler's serveExposedBean does, compressed
-// when the client accepts gzip.
+// writeJSON writes a payload as Stapler's serveExposedBean does: pruned to
+// the request's tree parameter, if any, and compressed when the client
+// accepts gzip.
 func writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
+	if t := r.URL.Query().Get("tree"); t != "" {
+		fields, err := parseTree(t)
+		if err != nil {
+			writeError(w, r, http.StatusBadRequest, err.Error())
+			return
+		}
+		v = pruneTree(v, fields)
+	}
 	body, err := marshal(v)
 	if err != nil {
 		writeError(w, r, http.StatusInternalServerError, err.Error())

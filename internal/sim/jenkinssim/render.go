@@ -201,7 +201,11 @@ func paramDefinitionsJSON(defs []Param) []any {
 	return out
 }
 
-func (s *Server) jobJSON(j *job, now time.Time) obj {
+// jobJSON renders a job. Its builds are references (number and url), or
+// whole builds when deep: Jenkins renders whatever a tree parameter names,
+// so builds[number,queueId,actions[…]] shows each build's queueId and
+// parameters.
+func (s *Server) jobJSON(j *job, now time.Time, deep bool) obj {
 	var properties []any
 	actions := []any{obj{}, obj{}}
 	if len(j.cfg.Params) > 0 {
@@ -221,7 +225,11 @@ func (s *Server) jobJSON(j *job, now time.Time) obj {
 	}
 	builds := make([]any, 0, min(len(j.builds), 100))
 	for i := len(j.builds) - 1; i >= 0 && len(builds) < 100; i-- {
-		builds = append(builds, s.buildRef(j.builds[i]))
+		if deep {
+			builds = append(builds, s.buildJSON(j.builds[i]))
+		} else {
+			builds = append(builds, s.buildRef(j.builds[i]))
+		}
 	}
 	var first *build
 	if len(j.builds) > 0 {

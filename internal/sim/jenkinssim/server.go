@@ -6,8 +6,11 @@
 // api/json, buildWithParameters and build (201 Created with a Location
 // header naming the queue item), the queue item lifecycle
 // (Queue$WaitingItem, Queue$BuildableItem, Queue$LeftItem, cancelled items,
-// left items forgotten after five minutes), WorkflowRun api/json, the
-// progressive and whole console text, stop, and queue cancelItem. Shapes were
+// left items forgotten after five minutes), the queue's api/json with each
+// item's parameters, WorkflowRun api/json, the progressive and whole console
+// text, stop, and queue cancelItem. A `tree` query parameter prunes any JSON
+// answer as Jenkins' does, and names fields of a job's builds beyond number
+// and url (builds[queueId,actions[parameters[name,value]]]). Shapes were
 // checked against payloads captured from real Jenkins instances; see
 // testdata/README.md.
 //

@@ -591,7 +591,16 @@ func testBuilds(t *testing.T, s store.Store) {
 	if _, err := s.GetBuild(ctx, r.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("GetBuild before any: %v", err)
 	}
-	b := release.Build{ReleaseID: r.ID, Job: "api/staging", QueueID: 17}
+	// Kept before Jenkins is asked: no queue item yet, and no event.
+	asked := time.Date(2026, 11, 27, 12, 0, 0, 123456000, time.UTC)
+	b := release.Build{ReleaseID: r.ID, Job: "api/staging", TriggeredAt: asked}
+	if err := s.PutBuild(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.GetBuild(ctx, r.ID); err != nil || got.QueueID != 0 || !got.TriggeredAt.Equal(asked) {
+		t.Fatalf("GetBuild of a build being triggered = %+v, %v", got, err)
+	}
+	b.QueueID = 17
 	if err := s.PutBuild(ctx, b); err != nil {
 		t.Fatal(err)
 	}
@@ -614,7 +623,7 @@ func testBuilds(t *testing.T, s store.Store) {
 		t.Fatalf("AppendLog at a stale offset: %v; want ErrConflict", err)
 	}
 	got, err := s.GetBuild(ctx, r.ID)
-	if err != nil || got != (release.Build{ReleaseID: r.ID, Job: "api/staging", QueueID: 17, Number: 4, URL: b.URL, LogOffset: 12}) {
+	if err != nil || got != (release.Build{ReleaseID: r.ID, Job: "api/staging", QueueID: 17, Number: 4, URL: b.URL, LogOffset: 12, TriggeredAt: asked}) {
 		t.Fatalf("GetBuild = %+v, %v", got, err)
 	}
 	log, err := s.Log(ctx, r.ID)
