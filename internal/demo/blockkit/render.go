@@ -6,20 +6,16 @@ package blockkit
 
 import (
 	"bytes"
-	_ "embed"
 	"encoding/json"
 	"fmt"
 	"html/template"
-	"sync"
+	"strings"
 	"time"
 )
 
-//go:embed blocks.html.tmpl
-var blocksTemplate string
-
 // Renderer renders messages for one page. The zero value works: IDs are
 // shown for unknown users and channels, dates in the local time zone. A
-// Renderer is safe for concurrent use; do not copy it once used.
+// Renderer is safe for concurrent use while its fields are not changed.
 type Renderer struct {
 	// Users maps user IDs to the names mentions show ("U123" → "ana").
 	Users map[string]string
@@ -30,10 +26,6 @@ type Renderer struct {
 	// Now is the clock relative dates ("today", "3 minutes ago") are
 	// computed from; time.Now when nil.
 	Now func() time.Time
-
-	parse    sync.Once
-	tmpl     *template.Template
-	parseErr error
 }
 
 // Text is a Block Kit text object.
@@ -103,13 +95,27 @@ type Block struct {
 	Title     *Text     `json:"title"`
 }
 
+// The HTML is built by hand rather than with html/template: executing a
+// template makes the linker keep every exported method of every type in
+// the hoist binary (≈25 MB). Every value that comes from a message goes
+// through escape (Slack text), escapeValue (other text and attribute
+// values) or escapeURL (href and src), which escape it as html/template's
+// contextual escaping did.
+
 // Blocks renders a message's "blocks" JSON array as HTML.
 func (r *Renderer) Blocks(raw []byte) (template.HTML, error) {
 	var blocks []Block
 	if err := json.Unmarshal(raw, &blocks); err != nil {
 		return "", fmt.Errorf("read blocks: %w", err)
 	}
-	return r.render("blocks", blocks)
+	var b strings.Builder
+	b.WriteString(`<div class="bk-blocks">`)
+	for i := range blocks {
+		b.WriteString("\n")
+		r.writeBlock(&b, &blocks[i])
+	}
+	b.WriteString("\n</div>")
+	return template.HTML(b.String()), nil //nolint:gosec // built from escaped pieces only
 }
 
 // Message renders a message as Slack shows it: its blocks when it has any,
@@ -118,34 +124,149 @@ func (r *Renderer) Message(text string, blocks []byte) (template.HTML, error) {
 	if len(bytes.TrimSpace(blocks)) > 0 && !bytes.Equal(bytes.TrimSpace(blocks), []byte("null")) {
 		return r.Blocks(blocks)
 	}
-	return r.render("text", text)
+	return `<div class="bk-blocks"><div class="bk-section"><div class="bk-section-body"><div class="bk-text">` +
+		r.Mrkdwn(text) + `</div></div></div></div>`, nil
 }
 
-func (r *Renderer) render(name string, data any) (template.HTML, error) {
-	r.parse.Do(func() {
-		r.tmpl, r.parseErr = template.New("blocks").Funcs(template.FuncMap{
-			"text":   r.text,
-			"mrkdwn": r.Mrkdwn,
-		}).Parse(blocksTemplate)
-	})
-	if r.parseErr != nil {
-		return "", fmt.Errorf("parse blocks template: %w", r.parseErr)
+// writeBlock renders one block; a type the page does not lay out is
+// named in a notice.
+func (r *Renderer) writeBlock(b *strings.Builder, block *Block) {
+	id := blockIDAttr(block.BlockID)
+	switch block.Type {
+	case "section":
+		b.WriteString(`<div class="bk-section"` + id + `><div class="bk-section-body">`)
+		if block.Text != nil {
+			b.WriteString(`<div class="bk-text">` + r.text(block.Text) + `</div>`)
+		}
+		if len(block.Fields) > 0 {
+			b.WriteString(`<div class="bk-fields">`)
+			for i := range block.Fields {
+				b.WriteString(`<div class="bk-field">` + r.text(&block.Fields[i]) + `</div>`)
+			}
+			b.WriteString(`</div>`)
+		}
+		b.WriteString(`</div>`)
+		if block.Accessory != nil {
+			b.WriteString(`<div class="bk-accessory">`)
+			r.writeElement(b, block.Accessory)
+			b.WriteString(`</div>`)
+		}
+		b.WriteString(`</div>`)
+	case "context":
+		b.WriteString(`<div class="bk-context"` + id + `>`)
+		for _, e := range block.Elements {
+			if e.Type == "image" {
+				b.WriteString(`<img class="bk-context-image" src="` + escapeURL(e.ImageURL) + `" alt="` + escapeValue(e.AltText) + `">`)
+			} else {
+				b.WriteString(`<span class="bk-context-text">` + r.text(e.Text) + `</span>`)
+			}
+		}
+		b.WriteString(`</div>`)
+	case "actions":
+		b.WriteString(`<div class="bk-actions"` + id + `>`)
+		for i := range block.Elements {
+			r.writeElement(b, &block.Elements[i])
+		}
+		b.WriteString(`</div>`)
+	case "divider":
+		b.WriteString(`<hr class="bk-divider">`)
+	case "header":
+		b.WriteString(`<div class="bk-header"` + id + `>` + r.text(block.Text) + `</div>`)
+	case "image":
+		b.WriteString(`<figure class="bk-image"` + id + `>`)
+		if block.Title != nil {
+			b.WriteString(`<figcaption>` + r.text(block.Title) + `</figcaption>`)
+		}
+		b.WriteString(`<img src="` + escapeURL(block.ImageURL) + `" alt="` + escapeValue(block.AltText) + `"></figure>`)
+	default:
+		b.WriteString(`<div class="bk-unsupported">This message has a ` + escapeValue(block.Type) +
+			` block, which the demo does not show.</div>`)
 	}
-	var b bytes.Buffer
-	if err := r.tmpl.ExecuteTemplate(&b, name, data); err != nil {
-		return "", fmt.Errorf("render %s: %w", name, err)
+}
+
+// writeElement renders an element of an actions block or a section's
+// accessory: a button, an image, or the type of any other element.
+func (r *Renderer) writeElement(b *strings.Builder, e *Element) {
+	switch e.Type {
+	case "button":
+		r.writeButton(b, e)
+	case "image":
+		b.WriteString(`<img class="bk-accessory-image" src="` + escapeURL(e.ImageURL) + `" alt="` + escapeValue(e.AltText) + `">`)
+	default:
+		b.WriteString(`<span class="bk-unsupported">` + escapeValue(e.Type) + `</span>`)
 	}
-	return template.HTML(b.String()), nil //nolint:gosec // html/template escaped it
+}
+
+// writeButton renders a link button as a link, and any other button as a
+// button carrying what a click sends back, followed by its confirmation
+// dialog if it has one.
+func (r *Renderer) writeButton(b *strings.Builder, e *Element) {
+	class := "bk-button" + styleClass(e.Style)
+	if e.URL != "" {
+		b.WriteString(`<a class="` + class + `" href="` + escapeURL(e.URL) + `" target="_blank" rel="noopener noreferrer">` +
+			r.text(e.Text) + `</a>`)
+		return
+	}
+	b.WriteString(`<button type="button" class="` + class + `" data-action-id="` + escapeValue(e.ActionID) +
+		`" data-value="` + escapeValue(e.Value) + `"`)
+	if e.Confirm != nil {
+		b.WriteString(` data-confirm`)
+	}
+	b.WriteString(`>` + r.text(e.Text) + `</button>`)
+	if e.Confirm != nil {
+		r.writeConfirm(b, e.Confirm)
+	}
+}
+
+// writeConfirm renders a confirmation dialog; its buttons read "Cancel"
+// and "Yes", the second one primary, unless the dialog says otherwise.
+func (r *Renderer) writeConfirm(b *strings.Builder, c *Confirm) {
+	deny, confirm, style := "Cancel", "Yes", "primary"
+	if c.Deny != nil {
+		deny = r.text(c.Deny)
+	}
+	if c.Confirm != nil {
+		confirm = r.text(c.Confirm)
+	}
+	if c.Style != "" {
+		style = c.Style
+	}
+	b.WriteString(`<dialog class="bk-confirm"><form method="dialog">` + "\n" +
+		`<h3 class="bk-confirm-title">` + r.text(c.Title) + `</h3>` + "\n" +
+		`<p class="bk-confirm-text">` + r.text(c.Text) + `</p>` + "\n" +
+		`<div class="bk-confirm-buttons">` +
+		`<button class="bk-button" value="cancel">` + deny + `</button>` +
+		`<button class="bk-button bk-` + escapeValue(style) + `" value="confirm">` + confirm + `</button>` +
+		`</div>` + "\n" +
+		`</form></dialog>`)
 }
 
 // text renders a text object: mrkdwn as mrkdwn, plain text as it is
 // (Slack's escapes undone). nil renders as nothing.
-func (r *Renderer) text(t *Text) template.HTML {
+func (r *Renderer) text(t *Text) string {
 	switch {
 	case t == nil:
 		return ""
 	case t.Type == "mrkdwn":
-		return r.Mrkdwn(t.Text)
+		return string(r.Mrkdwn(t.Text))
 	}
-	return template.HTML(escape(t.Text)) //nolint:gosec // escaped
+	return escape(t.Text)
+}
+
+// blockIDAttr is a block's data-block-id attribute, with its leading
+// space, or nothing when the block has no ID.
+func blockIDAttr(id string) string {
+	if id == "" {
+		return ""
+	}
+	return ` data-block-id="` + escapeValue(id) + `"`
+}
+
+// styleClass is the class a button style adds ("primary" → " bk-primary"),
+// or nothing for the default style.
+func styleClass(style string) string {
+	if style == "" {
+		return ""
+	}
+	return " bk-" + escapeValue(style)
 }

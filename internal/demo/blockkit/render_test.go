@@ -1,6 +1,7 @@
 package blockkit_test
 
 import (
+	"encoding/json"
 	"flag"
 	"os"
 	"path/filepath"
@@ -150,6 +151,48 @@ func TestNothingInjectsMarkup(t *testing.T) {
 		if strings.Contains(string(got), bad) {
 			t.Errorf("output contains %q:\n%s", bad, got)
 		}
+	}
+}
+
+// TestURLsAreFiltered: an href or src holds a relative, http, https or
+// mailto URL, percent-encoded where it could leave its attribute; any
+// other scheme (javascript:, data:, …) becomes "#ZgotmplZ", as
+// html/template wrote it.
+func TestURLsAreFiltered(t *testing.T) {
+	r := newRenderer()
+	for _, tc := range []struct{ url, want string }{
+		{"https://ci.example.com/job/1/?a=1&b=2+3#log", "https://ci.example.com/job/1/?a=1&amp;b=2&#43;3#log"},
+		{"HTTP://example.com/a b", "HTTP://example.com/a%20b"},
+		{"mailto:ops@example.com", "mailto:ops@example.com"},
+		{"/relative/path:x", "/relative/path:x"},
+		{`https://x/"><script>'(1)`, "https://x/%22%3e%3cscript%3e%27%281%29"},
+		{"https://x/%41%zz", "https://x/%41%25zz"},
+		{"javascript:alert(1)", "#ZgotmplZ"},
+		{"JavaScript:alert(1)", "#ZgotmplZ"},
+		{" javascript:alert(1)", "#ZgotmplZ"},
+		{"data:text/html,<script>", "#ZgotmplZ"},
+		{"vbscript:msgbox", "#ZgotmplZ"},
+	} {
+		t.Run(tc.url, func(t *testing.T) {
+			u, err := json.Marshal(tc.url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw := strings.ReplaceAll(`[{"type":"image","image_url":URL,"alt_text":"a"},
+				{"type":"section","accessory":{"type":"image","image_url":URL,"alt_text":"b"}},
+				{"type":"context","elements":[{"type":"image","image_url":URL,"alt_text":"c"}]},
+				{"type":"actions","elements":[{"type":"button","text":{"type":"plain_text","text":"d"},"url":URL}]}]`, "URL", string(u))
+			got, err := r.Blocks([]byte(raw))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := strings.Count(string(got), ` src="`+tc.want+`"`); n != 3 {
+				t.Errorf("%d of 3 images have src=%q:\n%s", n, tc.want, got)
+			}
+			if !strings.Contains(string(got), ` href="`+tc.want+`"`) {
+				t.Errorf("the link button lacks href=%q:\n%s", tc.want, got)
+			}
+		})
 	}
 }
 
