@@ -40,7 +40,7 @@ func TestSQLiteDSNs(t *testing.T) {
 	if name != "data/hoist.db" {
 		t.Errorf("write name = %q", name)
 	}
-	for _, p := range []string{"busy_timeout(5000)", "foreign_keys(1)", "journal_mode(WAL)"} {
+	for _, p := range []string{"busy_timeout(5000)", "foreign_keys(1)", "journal_mode(WAL)", "wal_autocheckpoint(0)"} {
 		if !slices.Contains(wq["_pragma"], p) {
 			t.Errorf("write DSN %q lacks _pragma=%s", w, p)
 		}

@@ -26,6 +26,8 @@ type groupCommit struct {
 	d  *dialect
 	// stmts, when not nil, keeps the statements the writes prepare.
 	stmts *stmtCache
+	// commits counts the commits made.
+	commits atomic.Int64
 
 	mu     sync.Mutex
 	queue  []*writeJob
@@ -182,7 +184,9 @@ func (g *groupCommit) run(batch []*writeJob) {
 				j.err = fmt.Errorf("commit: %w", err)
 			}
 		}
+		return
 	}
+	g.commits.Add(1)
 }
 
 // savepointError is a failure of the savepoint statements themselves, which

@@ -105,6 +105,7 @@ func openSQLite(ctx context.Context, dsn string, logger *slog.Logger) (*sqlStore
 		s.r = rdb
 		s.rstmts = newStmtCache(rdb)
 		s.group = newGroupCommit(wdb, s.d, newStmtCache(wdb))
+		s.checkpoints = startCheckpointer(wdb, &s.group.commits, logger)
 	} else {
 		s.group = newGroupCommit(wdb, s.d, nil)
 	}
@@ -130,7 +131,10 @@ func sqliteDSNs(dsn string) (write, read string, err error) {
 	setPragma(wq, "busy_timeout", "5000", "_busy_timeout", "_timeout")
 	setPragma(wq, "foreign_keys", "1", "_foreign_keys", "_fk")
 	if !memory {
-		setPragma(wq, "journal_mode", "WAL", "_journal_mode", "_journal")
+		if setPragma(wq, "journal_mode", "WAL", "_journal_mode", "_journal") {
+			// The checkpointer copies the log back, outside the commits.
+			setPragma(wq, "wal_autocheckpoint", "0")
+		}
 	}
 	if !wq.Has("_txlock") {
 		// Take the write lock at BEGIN: a deferred transaction that reads
@@ -156,18 +160,19 @@ func sqliteDSNs(dsn string) (write, read string, err error) {
 
 // setPragma adds _pragma=name(value) unless q sets that pragma already,
 // either as a _pragma or through one of the driver's shorthand keys.
-func setPragma(q url.Values, name, value string, shorthand ...string) {
+func setPragma(q url.Values, name, value string, shorthand ...string) (added bool) {
 	for _, k := range shorthand {
 		if q.Has(k) {
-			return
+			return false
 		}
 	}
 	for _, p := range q["_pragma"] {
 		if pragmaIs(p, name) {
-			return
+			return false
 		}
 	}
 	q.Add("_pragma", name+"("+value+")")
+	return true
 }
 
 // pragmaIs reports whether the _pragma value p sets the pragma name.

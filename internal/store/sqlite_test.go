@@ -3,10 +3,13 @@ package store_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/hoistbot/hoist/internal/release"
 	"github.com/hoistbot/hoist/internal/store"
@@ -140,5 +143,35 @@ func TestSQLiteEventsAppendOnly(t *testing.T) {
 		if _, err := db.Exec(q); err == nil || !strings.Contains(err.Error(), "append-only") {
 			t.Errorf("%s: error %v, want the append-only refusal", q, err)
 		}
+	}
+}
+
+// Commits leave their pages in the write-ahead log; the checkpointer copies
+// them into the database file beside the writes, so the log does not grow
+// without end and commits never wait for the copy.
+func TestSQLiteCheckpointsBesideTheWrites(t *testing.T) {
+	path := tempDB(t)
+	s := openSQLite(t, path)
+	ctx := context.Background()
+	size := func() int64 {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	before := size()
+	detail := strings.Repeat("x", 500)
+	for i := range 500 {
+		if err := s.Audit(ctx, release.Event{Actor: "U", Action: "query", Detail: fmt.Sprint(i, detail)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for size() < before+200_000 {
+		if time.Now().After(deadline) {
+			t.Fatalf("database file still %d bytes (%d before 250 KB of events): the log was never copied back", size(), before)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

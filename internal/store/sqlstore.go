@@ -28,6 +28,9 @@ type sqlStore struct {
 	group *groupCommit
 	// rstmts caches the statements of SQLite's read pool; nil otherwise.
 	rstmts *stmtCache
+	// checkpoints copies a SQLite file's write-ahead log back; nil
+	// otherwise.
+	checkpoints *checkpointer
 
 	closeOnce sync.Once
 	closeErr  error
@@ -737,6 +740,9 @@ func (s *sqlStore) Ping(ctx context.Context) error {
 
 func (s *sqlStore) Close() error {
 	s.closeOnce.Do(func() {
+		if s.checkpoints != nil {
+			s.checkpoints.close()
+		}
 		if s.group != nil {
 			s.group.close()
 		}
