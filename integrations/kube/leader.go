@@ -103,7 +103,10 @@ func (el *elector) run(ctx context.Context, leading *atomic.Bool) {
 // reports false when ctx ended first.
 func (el *elector) acquire(ctx context.Context) bool {
 	for {
-		if el.tryAcquireOrRenew(ctx) {
+		actx, cancel := context.WithTimeout(ctx, el.renewDeadline)
+		took := el.tryAcquireOrRenew(actx)
+		cancel()
+		if took {
 			return true
 		}
 		select {
@@ -149,16 +152,18 @@ func (el *elector) tryAcquireOrRenew(ctx context.Context) bool {
 			el.logger.Debug("could not create the leader lease", "err", err)
 			return false
 		}
-		el.see(created, now)
+		el.see(created, time.Now())
 		return true
 	}
 	if err != nil {
 		el.logger.Debug("could not read the leader lease", "err", err)
 		return false
 	}
-	el.see(current, now)
+	// A change is seen when the answer arrives: a slow read must not make
+	// another holder's Lease look older than it is.
+	el.see(current, time.Now())
 	holder := ptr.Deref(current.Spec.HolderIdentity, "")
-	if holder != "" && holder != el.identity && now.Before(el.seenAt.Add(leaseDuration(current, el.duration))) {
+	if holder != "" && holder != el.identity && time.Now().Before(el.seenAt.Add(leaseDuration(current, el.duration))) {
 		return false
 	}
 	updated, err := el.leases.Update(ctx, el.take(current.DeepCopy(), now))
@@ -166,7 +171,7 @@ func (el *elector) tryAcquireOrRenew(ctx context.Context) bool {
 		el.logger.Debug("could not take or renew the leader lease", "err", err)
 		return false
 	}
-	el.see(updated, now)
+	el.see(updated, time.Now())
 	return true
 }
 

@@ -24,6 +24,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apimachinery/pkg/version"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/flowcontrol"
 )
 
 // APIs holds a REST client for each API group Hoist calls, sharing one
@@ -43,6 +44,10 @@ func New(rc *rest.Config) (*APIs, error) {
 	cfg := *rc
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = rest.DefaultKubernetesUserAgent()
+	}
+	if cfg.RateLimiter == nil && cfg.QPS > 0 {
+		// One limiter for the three clients, as a Clientset shares one.
+		cfg.RateLimiter = flowcontrol.NewTokenBucketRateLimiter(cfg.QPS, cfg.Burst)
 	}
 	hc, err := rest.HTTPClientFor(&cfg)
 	if err != nil {

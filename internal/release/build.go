@@ -397,7 +397,13 @@ func (w *Worker) stopIfCancelled(r Release, b Build) {
 	}
 	if b.Number == 0 && b.QueueID == 0 && !b.TriggeredAt.IsZero() {
 		// Hoist asked for a build but did not keep its queue item.
-		if f, ok, err := w.ports.Pipeline.FindBuild(ctx, b.Job, r.ID); err == nil && ok {
+		f, ok, err := w.ports.Pipeline.FindBuild(ctx, b.Job, r.ID)
+		if err != nil {
+			w.logger.ErrorContext(ctx, "cannot look for the build of a cancelled release; it may still run: stop it in Jenkins",
+				"release", r.ID, "job", b.Job, "err", err)
+			return
+		}
+		if ok {
 			b.QueueID, b.Number = f.QueueID, f.Number
 		}
 	}

@@ -37,6 +37,7 @@ func (c *checkpointer) loop() {
 	ticker := time.NewTicker(checkpointEvery)
 	defer ticker.Stop()
 	copied := c.commits.Load()
+	var failing bool
 	for {
 		select {
 		case <-c.stop:
@@ -47,15 +48,31 @@ func (c *checkpointer) loop() {
 		if n == copied {
 			continue
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		_, err := c.db.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`)
-		cancel()
+		complete, err := c.checkpoint()
 		if err != nil {
-			c.log.Warn("store checkpoint failed; the write-ahead log grows until one succeeds", "err", err)
+			if !failing {
+				c.log.Warn("store checkpoint failed; the write-ahead log grows until one succeeds", "err", err)
+			}
+			failing = true
 			continue
 		}
-		copied = n
+		failing = false
+		if complete {
+			copied = n
+		}
 	}
+}
+
+// checkpoint copies what it can of the log and reports whether that was
+// all of it: readers on an older snapshot can hold some frames back.
+func (c *checkpointer) checkpoint() (complete bool, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var busy, logged, checkpointed int
+	if err := c.db.QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &logged, &checkpointed); err != nil {
+		return false, err
+	}
+	return checkpointed >= logged, nil
 }
 
 // close stops the checkpoints; SQLite copies the rest of the log when the

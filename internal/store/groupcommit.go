@@ -59,7 +59,10 @@ func newGroupCommit(db *sql.DB, d *dialect, stmts *stmtCache) *groupCommit {
 }
 
 // do runs fn in a transaction and returns once it is committed, or fn's
-// error once it is rolled back.
+// error once it is rolled back. A caller whose ctx ends while its write
+// still waits gets ctx.Err() and the write never runs; once the write is
+// under way, do waits for its outcome. A store being closed refuses new
+// writes with errClosed.
 func (g *groupCommit) do(ctx context.Context, fn func(runner) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -161,7 +164,7 @@ func (g *groupCommit) run(batch []*writeJob) {
 	}
 	r := runner{detached{q}, g.d}
 	if len(live) == 1 {
-		if live[0].err = live[0].fn(r); live[0].err != nil {
+		if live[0].err = runJob(r, live[0].fn); live[0].err != nil {
 			live[0].err = errors.Join(live[0].err, ignoreDone(tx.Rollback()))
 			return
 		}
@@ -202,7 +205,7 @@ func runSavepoint(ctx context.Context, tx *sql.Tx, r runner, fn func(runner) err
 	if _, err := tx.ExecContext(ctx, `SAVEPOINT write`); err != nil {
 		return savepointError{fmt.Errorf("savepoint: %w", err)}
 	}
-	err := fn(r)
+	err := runJob(r, fn)
 	if err != nil {
 		if _, rerr := tx.ExecContext(ctx, `ROLLBACK TO write`); rerr != nil {
 			return savepointError{fmt.Errorf("roll back to savepoint: %w", rerr)}
@@ -212,6 +215,17 @@ func runSavepoint(ctx context.Context, tx *sql.Tx, r runner, fn func(runner) err
 		return savepointError{fmt.Errorf("release savepoint: %w", rerr)}
 	}
 	return err
+}
+
+// runJob runs fn, turning a panic into its error: it runs on the writer's
+// goroutine, where nothing else would recover it.
+func runJob(r runner, fn func(runner) error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("write panicked: %v", p)
+		}
+	}()
+	return fn(r)
 }
 
 func failAll(jobs []*writeJob, err error) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -192,6 +193,34 @@ func TestGroupCommitClose(t *testing.T) {
 		t.Errorf("write queued before close: %v", err)
 	}
 	if got, want := keys(t, db), []int{0, 1}; !slices.Equal(got, want) {
+		t.Errorf("rows = %v, want %v", got, want)
+	}
+}
+
+// A write that panics fails alone: the writer goes on, and so do the other
+// writes of its commit.
+func TestGroupCommitPanicFailsOneWrite(t *testing.T) {
+	g, db := newTestGroup(t)
+	defer g.close()
+	release := hold(t, g)
+	var wg sync.WaitGroup
+	var panicked, kept error
+	wg.Go(func() { panicked = g.do(context.Background(), func(runner) error { panic("boom") }) })
+	waitQueued(t, g, 1)
+	wg.Go(func() { kept = g.do(context.Background(), insert(1)) })
+	waitQueued(t, g, 2)
+	release()
+	wg.Wait()
+	if panicked == nil || !strings.Contains(panicked.Error(), "boom") {
+		t.Errorf("panicking write: err = %v, want the panic", panicked)
+	}
+	if kept != nil {
+		t.Errorf("write beside it: %v", kept)
+	}
+	if err := g.do(context.Background(), insert(2)); err != nil {
+		t.Fatalf("a write after the panic: %v", err)
+	}
+	if got, want := keys(t, db), []int{0, 1, 2}; !slices.Equal(got, want) {
 		t.Errorf("rows = %v, want %v", got, want)
 	}
 }

@@ -23,9 +23,10 @@ import (
 // For SQLite, dsn is a file path ("hoist.db"), a file: URI
 // ("file:hoist.db?_pragma=..."), or ":memory:" for a private in-memory
 // database. Unless the DSN sets them itself, Open adds busy_timeout(5000),
-// foreign_keys(1) and, for files, journal_mode(WAL). Writes go through one
-// connection, so concurrent writers queue instead of failing with
-// SQLITE_BUSY; reads of a file database use a separate read-only pool.
+// foreign_keys(1) and, for files, journal_mode(WAL). Every write goes
+// through one loop that groups concurrent writes into shared commits, so
+// writers never meet SQLITE_BUSY; reads of a file database use a separate
+// read-only pool.
 //
 // For PostgreSQL, dsn is a libpq URL or keyword/value string; runtime
 // parameters such as search_path may be given in it. Several replicas may

@@ -38,6 +38,7 @@ type Store interface {
 	CreateRelease(ctx context.Context, r release.Release) (release.Release, error)
 	GetRelease(ctx context.Context, id release.ID) (release.Release, error)
 	ListReleases(ctx context.Context, f ReleaseFilter) ([]release.Release, error)
+	// CountReleases counts the releases f selects, ignoring its Limit.
 	CountReleases(ctx context.Context, f ReleaseFilter) (int, error)
 	// TallyReleases counts the releases in each (state, environment) that
 	// has any.
