@@ -31,9 +31,8 @@ func kind(v any) string {
 	}
 }
 
-// sameShape checks that the payload and the captured fixture have the same
-// top-level keys, and that values present in both have the same JSON kind.
-func sameShape(t *testing.T, name string, got map[string]any, fixture string) {
+// readFixture decodes the captured JSON object in testdata/fixture.
+func readFixture(t *testing.T, fixture string) map[string]any {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join("testdata", fixture))
 	if err != nil {
@@ -43,6 +42,14 @@ func sameShape(t *testing.T, name string, got map[string]any, fixture string) {
 	if err := json.Unmarshal(raw, &want); err != nil {
 		t.Fatalf("decode %s: %v", fixture, err)
 	}
+	return want
+}
+
+// sameShape checks that the payload and the captured fixture have the same
+// top-level keys, and that values present in both have the same JSON kind.
+func sameShape(t *testing.T, name string, got map[string]any, fixture string) {
+	t.Helper()
+	want := readFixture(t, fixture)
 	for k, wv := range want {
 		gv, ok := got[k]
 		if !ok {
@@ -117,14 +124,7 @@ func parametersAction(t *testing.T, name string, payload map[string]any) map[str
 // classes as the fixture's string parameters.
 func sameParams(t *testing.T, name string, got map[string]any, fixture string) {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("testdata", fixture))
-	if err != nil {
-		t.Fatalf("read fixture: %v", err)
-	}
-	var want map[string]any
-	if err := json.Unmarshal(raw, &want); err != nil {
-		t.Fatalf("decode %s: %v", fixture, err)
-	}
+	want := readFixture(t, fixture)
 	keys := func(m map[string]any) []string {
 		var ks []string
 		for k := range m {
